@@ -1,0 +1,139 @@
+# babyshop: every operation, in one place. `make` (or `make help`) lists them.
+#
+# Development uses docker-compose.yml; production uses docker-compose.prod.yml
+# with the settings in $(ENV_FILE). Host-side tools (linters, the stack tests,
+# the lock tool) live in a venv this Makefile creates in .venv.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Files the dev container writes on the bind mount belong to you.
+export HOST_UID ?= $(shell id -u)
+export HOST_GID ?= $(shell id -g)
+# Registry and repository for `make push`, e.g. REGISTRY=ghcr.io/acme.
+REGISTRY ?= localhost:5000
+IMAGE ?= babyshop
+GIT_SHA := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+ENV_FILE ?= .env
+export ENV_FILE
+
+DEV := docker compose
+PROD := docker compose -f docker-compose.prod.yml --env-file $(ENV_FILE)
+# The dev container for one-off commands: no migrations at start.
+RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
+VENV := .venv
+TOOLS := $(VENV)/.installed
+
+.PHONY: help
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## ---- development -----------------------------------------------------------
+
+.PHONY: build
+build: ## Build the development image
+	$(DEV) build web
+
+.PHONY: up
+up: build ## Start the dev stack (http://localhost:8000, demo data, hot reload)
+	$(DEV) up -d --wait
+	@echo "babyshop is up: http://localhost:$${DEV_PORT:-8000}  (admin: make manage ARGS=createsuperuser)"
+
+.PHONY: down
+down: ## Stop the dev stack (keeps the database volume)
+	$(DEV) down --remove-orphans
+
+.PHONY: logs
+logs: ## Follow the dev stack's logs
+	$(DEV) logs -f
+
+.PHONY: shell
+shell: ## Open a Django shell in the dev container
+	$(RUN) python manage.py shell
+
+.PHONY: manage
+manage: ## Run a manage.py command: make manage ARGS="createsuperuser"
+	$(RUN) python manage.py $(ARGS)
+
+.PHONY: migrate
+migrate: ## Apply migrations (under the same lock the entrypoint uses)
+	$(RUN) python manage.py migrate_locked
+
+.PHONY: makemigrations
+makemigrations: ## Create migrations for model changes
+	$(RUN) python manage.py makemigrations
+
+.PHONY: seed
+seed: ## Load the demo catalog (idempotent)
+	$(RUN) python manage.py seed_demo
+
+## ---- quality ---------------------------------------------------------------
+
+.PHONY: test
+test: build ## App tests: pytest-django in the dev image against the compose Postgres
+	$(RUN) pytest $(ARGS)
+
+.PHONY: e2e
+e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.prod.yml, check it over HTTP
+	$(VENV)/bin/pytest tests/e2e $(ARGS)
+
+.PHONY: lint
+lint: $(TOOLS) ## ruff, hadolint and shellcheck
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/shellcheck entrypoint.sh .ci/run scripts/*.sh
+
+.PHONY: format
+format: $(TOOLS) ## Fix what ruff can fix and format the Python code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+.PHONY: lock
+lock: $(TOOLS) ## Re-resolve requirements/*.in into hash-locked requirements/*.txt (uv)
+	cd requirements && for name in production development; do \
+	  ../$(VENV)/bin/uv pip compile --quiet --generate-hashes --no-header --annotation-style line \
+	    --python-version 3.13 --python-platform x86_64-manylinux_2_28 $$name.in -o $$name.txt; done
+	cd requirements && ../$(VENV)/bin/uv pip compile --quiet --generate-hashes --no-header \
+	  --annotation-style line --python-version 3.11 tools.in -o tools.txt
+
+.PHONY: bench
+bench: $(TOOLS) ## Print image size, build and start-up times (scripts/bench.sh)
+	scripts/bench.sh
+
+$(TOOLS): requirements/tools.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements/tools.txt
+	touch $@
+
+## ---- production ------------------------------------------------------------
+
+.PHONY: prod-build
+prod-build: ## Build the production image $(IMAGE):latest
+	$(PROD) build web
+
+.PHONY: prod-up
+prod-up: ## Start the production stack from $(ENV_FILE) and wait until healthy
+	$(PROD) up -d --wait
+
+.PHONY: prod-down
+prod-down: ## Stop the production stack (volumes are kept)
+	$(PROD) down --remove-orphans
+
+.PHONY: prod-logs
+prod-logs: ## Follow the production stack's logs
+	$(PROD) logs -f
+
+.PHONY: push
+push: ## Tag the production image $(IMAGE):<git sha> and :latest, push to $(REGISTRY)
+	docker build --target production -t $(IMAGE):$(GIT_SHA) .
+	for tag in $(GIT_SHA) latest; do \
+	  docker tag $(IMAGE):$(GIT_SHA) $(REGISTRY)/$(IMAGE):$$tag; \
+	  docker push $(REGISTRY)/$(IMAGE):$$tag; done
+
+.PHONY: clean
+clean: ## Remove the dev stack, its volumes and images, and local caches
+	$(DEV) down --volumes --remove-orphans
+	docker image rm --force babyshop-dev
+	rm -rf $(VENV) .ruff_cache babyshop_app/.pytest_cache babyshop_app/staticfiles

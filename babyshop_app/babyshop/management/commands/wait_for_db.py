@@ -1,0 +1,57 @@
+"""Wait until PostgreSQL answers a real query, then exit 0.
+
+An open TCP port is not a ready database (it may still be initialising or
+recovering), so this runs `SELECT 1` over a real connection. Errors that
+waiting cannot fix (wrong password, unknown database) stop at once; the
+others are retried until the timeout, then reported in one line.
+"""
+
+import time
+
+import psycopg
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from babyshop.health import ping_database
+
+# SQLSTATEs that no amount of waiting fixes: bad credentials, no such database.
+FATAL_SQLSTATES = {
+    "28P01": "password authentication failed: check the password in DATABASE_URL",
+    "28000": "the database refused this user: check the user in DATABASE_URL",
+    "3D000": "the database does not exist: check the name in DATABASE_URL",
+}
+
+
+class Command(BaseCommand):
+    help = "Wait until the database answers a query (bounded by --timeout)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--timeout", type=float, default=60, help="seconds to wait in all")
+        parser.add_argument("--interval", type=float, default=1, help="seconds between tries")
+
+    def handle(self, *args, timeout, interval, **options):
+        target = "{HOST}:{PORT}/{NAME}".format(
+            **{k: connection.settings_dict[k] or "-" for k in ("HOST", "PORT", "NAME")}
+        )
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                ping_database(timeout=max(1, min(5, int(timeout))))
+            except psycopg.OperationalError as exc:
+                fatal = FATAL_SQLSTATES.get(exc.sqlstate or "")
+                if fatal:
+                    raise CommandError(f"database {target}: {fatal}") from None
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                if time.monotonic() + interval > deadline:
+                    raise CommandError(
+                        f"database {target} not ready after {timeout:g}s ({attempt} tries; "
+                        f"last error: {reason}): check DATABASE_URL and that the database is running"
+                    ) from None
+                if attempt == 1:
+                    self.stderr.write(f"waiting for database {target} (up to {timeout:g}s)")
+                time.sleep(interval)
+            else:
+                self.stdout.write(f"database {target} is ready")
+                return

@@ -1,0 +1,182 @@
+"""Settings come from the environment and fail with one clear line."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from babyshop import config
+
+STRONG_KEY = "k" * 30 + "-3xq9VfT2mZr8sLp0aW7dN4bC1hYgJ6eU"
+APP_VARIABLES = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "LOG_LEVEL")
+
+
+def manage(*args, **variables):
+    """Run manage.py in a fresh process with exactly these app variables."""
+    env = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
+    env.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": STRONG_KEY,
+            "ALLOWED_HOSTS": "shop.example.com",
+            "DATABASE_URL": "postgres://u:pw@db.invalid:5432/shop",
+        }
+    )
+    for name, value in variables.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_config_error(result, *fragments, secret=None):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+    if secret:
+        assert secret not in result.stdout + result.stderr
+
+
+class TestBoolean:
+    @pytest.mark.parametrize("word", ["1", "true", "TRUE", "yes", "on", " True "])
+    def test_true_words(self, monkeypatch, word):
+        monkeypatch.setenv("DEBUG", word)
+        assert config.boolean("DEBUG", default=False) is True
+
+    @pytest.mark.parametrize("word", ["0", "false", "False", "no", "off"])
+    def test_false_words(self, monkeypatch, word):
+        monkeypatch.setenv("DEBUG", word)
+        assert config.boolean("DEBUG", default=True) is False
+
+    @pytest.mark.parametrize("word", ["", "  "])
+    def test_unset_or_blank_means_default(self, monkeypatch, word):
+        monkeypatch.setenv("DEBUG", word)
+        assert config.boolean("DEBUG", default=False) is False
+
+    @pytest.mark.parametrize("word", ["2", "treu", "enabled", "False!"])
+    def test_anything_else_is_an_error(self, monkeypatch, word):
+        monkeypatch.setenv("DEBUG", word)
+        with pytest.raises(config.ConfigError, match=r"DEBUG=.* is not a boolean"):
+            config.boolean("DEBUG", default=False)
+
+
+class TestSecretKey:
+    def test_debug_off_requires_it(self, monkeypatch):
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+        with pytest.raises(config.ConfigError, match="SECRET_KEY is not set"):
+            config.secret_key(debug=False, dev_fallback="x")
+
+    def test_debug_on_falls_back(self, monkeypatch):
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+        assert config.secret_key(debug=True, dev_fallback="dev") == "dev"
+
+    @pytest.mark.parametrize(
+        "value", ["change-me-to-a-long-random-string" * 2, "django-insecure-" + "x" * 50]
+    )
+    def test_placeholders_are_refused(self, monkeypatch, value):
+        monkeypatch.setenv("SECRET_KEY", value)
+        with pytest.raises(config.ConfigError, match="placeholder") as error:
+            config.secret_key(debug=False, dev_fallback="x")
+        assert value not in str(error.value)
+
+    def test_short_keys_are_refused(self, monkeypatch):
+        monkeypatch.setenv("SECRET_KEY", "s3cr3t-but-short")
+        with pytest.raises(config.ConfigError, match=r"too short \(16 characters\)") as error:
+            config.secret_key(debug=False, dev_fallback="x")
+        assert "s3cr3t" not in str(error.value)
+
+    def test_a_strong_key_is_used(self, monkeypatch):
+        monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+        assert config.secret_key(debug=False, dev_fallback="x") == STRONG_KEY
+
+
+class TestDatabaseUrl:
+    def test_parses_a_postgres_url(self, monkeypatch):
+        monkeypatch.setenv("DATABASE_URL", "postgres://shop:p%40ss@db:6543/babyshop")
+        parsed = config.database()
+        assert parsed["ENGINE"] == "django.db.backends.postgresql"
+        assert (parsed["USER"], parsed["PASSWORD"], parsed["HOST"], parsed["PORT"], parsed["NAME"]) == (
+            "shop",
+            "p@ss",
+            "db",
+            6543,
+            "babyshop",
+        )
+
+    @pytest.mark.parametrize(
+        ("url", "message"),
+        [
+            ("sqlite:///db.sqlite3", "scheme 'sqlite'"),
+            ("mysql://u:topsecret@db/shop", "PostgreSQL only"),
+            ("postgres://u:topsecret@db:notaport/shop", "malformed"),
+            ("postgres://u:topsecret@/shop", "lacks a host"),
+            ("postgres://u:topsecret@db:5432/", "lacks a host or a database name"),
+            ("db:5432", "expected postgres://"),
+        ],
+    )
+    def test_malformed_urls_are_refused_without_the_password(self, monkeypatch, url, message):
+        monkeypatch.setenv("DATABASE_URL", url)
+        with pytest.raises(config.ConfigError, match="DATABASE_URL") as error:
+            config.database()
+        assert message in str(error.value)
+        assert "topsecret" not in str(error.value)
+
+
+class TestStartup:
+    """What a user sees from manage.py (the entrypoint's first step)."""
+
+    def test_valid_production_settings_pass_the_checks(self):
+        result = manage("check")
+        assert result.returncode == 0, result.stderr
+
+    def test_debug_must_be_a_boolean(self):
+        assert_config_error(manage("check", DEBUG="maybe"), "DEBUG='maybe' is not a boolean")
+
+    def test_missing_secret_key(self):
+        assert_config_error(manage("check", SECRET_KEY=None), "SECRET_KEY is not set")
+
+    def test_short_secret_key_is_not_printed(self):
+        secret = "hunter2-hunter2"
+        assert_config_error(manage("check", SECRET_KEY=secret), "SECRET_KEY is too short", secret=secret)
+
+    def test_malformed_database_url_hides_the_password(self):
+        result = manage("check", DATABASE_URL="postgres://u:hunter2@db:port/shop")
+        assert_config_error(result, "DATABASE_URL is malformed", secret="hunter2")
+
+    def test_missing_database_url(self):
+        assert_config_error(manage("check", DATABASE_URL=None), "DATABASE_URL is not set")
+
+    def test_empty_allowed_hosts_with_debug_off(self):
+        assert_config_error(manage("check", ALLOWED_HOSTS=""), "ALLOWED_HOSTS is empty")
+
+    def test_csrf_origins_need_a_scheme(self):
+        result = manage("check", CSRF_TRUSTED_ORIGINS="shop.example.com")
+        assert_config_error(result, "CSRF_TRUSTED_ORIGINS has 'shop.example.com'")
+
+    def test_bad_log_level(self):
+        assert_config_error(manage("check", LOG_LEVEL="loud"), "LOG_LEVEL='loud' is not valid")
+
+    def test_debug_on_needs_no_secret(self):
+        result = manage("check", DEBUG="true", SECRET_KEY=None, ALLOWED_HOSTS=None)
+        assert result.returncode == 0, result.stderr
+
+    def test_collectstatic_needs_no_database(self, tmp_path):
+        result = manage("collectstatic", "--noinput", STATIC_ROOT=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        manifest = (tmp_path / "staticfiles.json").read_text()
+        assert "css/site.css" in manifest
+        assert list(tmp_path.glob("css/site.*.css.gz")), "compressed, hashed copies are made"

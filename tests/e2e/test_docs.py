@@ -1,0 +1,32 @@
+"""Every setting the code reads is documented in .env.example."""
+
+import re
+
+from conftest import ROOT
+
+SOURCES = {
+    "babyshop_app/babyshop/settings.py": r'config\.\w+\(\s*"([A-Z][A-Z0-9_]+)"',
+    "babyshop_app/gunicorn.conf.py": r'(?:_int\(|os\.environ\.get\()"([A-Z][A-Z0-9_]+)"',
+    "entrypoint.sh": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.prod.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+}
+
+
+def test_env_example_documents_every_variable():
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+    used = {
+        name for path, pattern in SOURCES.items() for name in re.findall(pattern, (ROOT / path).read_text())
+    }
+    assert used, "the patterns still find the variables"
+    assert sorted(used - documented) == []
+    # Each variable (or group of related ones) sits under its comment line.
+    lines = example.splitlines()
+    setting = re.compile(r"^#? ?[A-Z][A-Z0-9_]+=")
+    for number, line in enumerate(lines):
+        if setting.match(line):
+            above = number - 1
+            while setting.match(lines[above]):
+                above -= 1
+            assert lines[above].startswith("# "), f"{line!r} has no comment line above it"

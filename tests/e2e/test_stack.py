@@ -1,0 +1,169 @@
+"""The production stack (docker-compose.prod.yml) as a user meets it."""
+
+import re
+import time
+
+import pytest
+
+from conftest import Stack, inspect, run
+
+MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
+
+
+def test_the_stack_becomes_healthy(stack):
+    for service in ("web", "db"):
+        (container,) = stack.containers(service)
+        assert inspect(container, "{{.State.Health.Status}}") == "healthy"
+        assert inspect(container, "{{.HostConfig.RestartPolicy.Name}}") == "unless-stopped"
+
+
+def test_the_entrypoint_migrated_at_start_and_the_image_never_did(stack, image):
+    applied = MIGRATION_LINE.findall(stack.logs("web"))
+    assert "products.0001_initial" in applied
+    assert "users.0001_initial" in applied
+    plan = stack.exec("web", "python", "manage.py", "showmigrations", "--plan").stdout
+    assert "[X]" in plan
+    assert "[ ]" not in plan
+    history = run("docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image).stdout
+    assert "collectstatic" in history
+    assert not re.search(r"manage\.py\s+(migrate|makemigrations)", history)
+
+
+def test_home_page_lists_the_seeded_products(stack):
+    response = stack.get("/")
+    assert response.status_code == 200
+    assert response.text.count('class="card"') == 12
+    assert "Baby Monitor" in response.text
+    assert 'rel="next" href="?page=2"' in response.text
+    link = re.search(r'href="(/products/[a-z0-9-]+/)"', response.text).group(1)
+    page = stack.get(link)
+    assert page.status_code == 200
+    assert "<h1>" in page.text
+    assert "€" in page.text
+
+
+def test_a_category_page_filters(stack):
+    response = stack.get("/category/toys/")
+    assert response.status_code == 200
+    assert "Plush Bunny" in response.text
+    assert "Baby Monitor" not in response.text
+    assert stack.get("/category/no-such-category/").status_code == 404
+
+
+def test_static_files_are_hashed_compressed_and_cached_for_ever(stack):
+    stylesheet = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', stack.get("/").text)
+    assert stylesheet, "the page links the content-hashed stylesheet"
+    for encoding in ("gzip", "br"):
+        response = stack.get(stylesheet.group(1), headers={"Accept-Encoding": encoding}, stream=True)
+        assert response.status_code == 200
+        assert response.headers["Content-Encoding"] == encoding
+        cache = response.headers["Cache-Control"]
+        assert "max-age=315360000" in cache
+        assert "immutable" in cache
+
+
+def test_readyz_and_healthz(stack):
+    assert stack.get("/healthz").json() == {"status": "ok"}
+    assert stack.get("/readyz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_debug_is_off(stack):
+    response = stack.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "Not found" in response.text
+    assert "URLconf" not in response.text
+
+
+def test_gunicorn_is_pid_1_and_not_root(stack):
+    status = stack.exec("web", "cat", "/proc/1/status").stdout
+    uids = re.search(r"^Uid:\s+(.*)$", status, re.MULTILINE).group(1).split()
+    assert set(uids) == {"10001"}
+    assert "gunicorn" in stack.exec("web", "cat", "/proc/1/cmdline").stdout
+
+
+def test_the_runtime_image_holds_no_compiler_cache_or_tests(image):
+    script = (
+        "for tool in gcc cc make; do command -v $tool && echo FOUND $tool; done;"
+        "for path in /root/.cache/pip /app/tests /app/pytest.ini /app/.env /app/.git /app/media/products"
+        " /opt/venv/lib/python3.13/site-packages/pytest; do [ -e $path ] && echo FOUND $path; done;"
+        "ls /app/staticfiles/staticfiles.json"
+    )
+    result = run("docker", "run", "--rm", "--user", "root", "--entrypoint", "sh", image, "-c", script)
+    assert "FOUND" not in result.stdout, result.stdout
+    assert "/app/staticfiles/staticfiles.json" in result.stdout
+
+
+def test_data_survives_a_restart(stack):
+    stack.exec(
+        "web", "python", "manage.py", "shell", "-c",
+        "from products.models import Category, Product;"
+        "Product.objects.create(name='Restart Proof', slug='restart-proof', price=1,"
+        " category=Category.objects.first())",
+    )  # fmt: skip
+    stack.compose("down", "--timeout", "20")
+    stack.up()
+    assert stack.get("/products/restart-proof/").status_code == 200
+    assert "Baby Monitor" in stack.get("/").text
+
+
+# The advisory lock id of babyshop/management/commands/migrate_locked.py.
+MIGRATION_LOCK_ID = 0x62616279_73686F70
+
+
+def wait_for(predicate, what, timeout=90):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def crowd(image, tmp_path):
+    """A fresh project: an empty database, and no published port."""
+    override = tmp_path / "no-published-port.yml"
+    # Three replicas cannot share one host port: publish none.
+    override.write_text("services:\n  web:\n    ports: !reset []\n")
+    stack = Stack(tmp_path, "crowd", overrides=[override])
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+def test_three_replicas_starting_at_once_migrate_exactly_once(crowd):
+    crowd.up("db")
+    # Hold the migration lock ourselves, so that the three containers are
+    # certain to reach it together instead of one after another.
+    hold = f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID}); SELECT pg_sleep(120)"
+    holder = crowd.compose_process("exec", "-T", "db", "psql", "-U", "babyshop", "-c", hold)
+    granted = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    starter = None
+    try:
+        wait_for(lambda: crowd.psql(granted) == "1", "the test to hold the lock")
+        starter = crowd.compose_process(
+            "up", "--detach", "--wait", "--wait-timeout", "240", "--scale", "web=3"
+        )
+        wait_for(lambda: crowd.psql(waiting) == "3", "three containers queued on the migration lock")
+        assert crowd.psql("SELECT to_regclass('django_migrations') IS NULL") == "t", "nobody migrated yet"
+    finally:
+        crowd.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
+        )
+        holder.wait(timeout=30)
+        if starter:
+            assert starter.wait(timeout=300) == 0, crowd.logs()
+
+    containers = crowd.containers("web")
+    assert len(containers) == 3
+    applied = []
+    for container in containers:
+        assert inspect(container, "{{.State.Health.Status}}") == "healthy"
+        assert inspect(container, "{{.RestartCount}}") == "0"
+        applied += MIGRATION_LINE.findall(run("docker", "logs", container).stdout)
+    rows = int(crowd.psql("SELECT count(*) FROM django_migrations"))
+    assert rows > 10
+    # Every migration was applied by exactly one of the three containers.
+    assert sorted(applied) == sorted(set(applied))
+    assert len(applied) == rows
