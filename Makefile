@@ -27,7 +27,7 @@ TOOLS := $(VENV)/.installed
 
 .PHONY: help
 help: ## List every target
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 ## ---- development -----------------------------------------------------------
 
@@ -110,11 +110,11 @@ $(TOOLS): requirements/tools.txt
 ## ---- production ------------------------------------------------------------
 
 .PHONY: prod-build
-prod-build: ## Build the production image $(IMAGE):latest
+prod-build: ## Build the production image (IMAGE:TAG from .env, default babyshop:latest)
 	$(PROD) build web
 
 .PHONY: prod-up
-prod-up: ## Start the production stack from $(ENV_FILE) and wait until healthy
+prod-up: ## Start the production stack from .env (ENV_FILE) and wait until healthy
 	$(PROD) up -d --wait
 
 .PHONY: prod-down
@@ -125,8 +125,12 @@ prod-down: ## Stop the production stack (volumes are kept)
 prod-logs: ## Follow the production stack's logs
 	$(PROD) logs -f
 
+.PHONY: prod-manage
+prod-manage: ## Run a manage.py command in the production web container: make prod-manage ARGS=createsuperuser
+	$(PROD) exec web python manage.py $(ARGS)
+
 .PHONY: push
-push: ## Tag the production image $(IMAGE):<git sha> and :latest, push to $(REGISTRY)
+push: ## Tag the production image :<git sha> and :latest, push to REGISTRY
 	docker build --target production -t $(IMAGE):$(GIT_SHA) .
 	for tag in $(GIT_SHA) latest; do \
 	  docker tag $(IMAGE):$(GIT_SHA) $(REGISTRY)/$(IMAGE):$$tag; \
