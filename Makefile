@@ -18,8 +18,11 @@ GIT_SHA := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ENV_FILE ?= .env
 export ENV_FILE
 
+# Add your own override files here, e.g. PROD_COMPOSE_FILES="docker-compose.prod.yml local.yml".
+PROD_COMPOSE_FILES ?= docker-compose.prod.yml
+
 DEV := docker compose
-PROD := docker compose -f docker-compose.prod.yml --env-file $(ENV_FILE)
+PROD := docker compose $(addprefix -f ,$(PROD_COMPOSE_FILES)) --env-file $(ENV_FILE)
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
 VENV := .venv
@@ -113,13 +116,28 @@ $(TOOLS): requirements/tools.txt
 prod-build: ## Build the production image (IMAGE:TAG from .env, default babyshop:latest)
 	$(PROD) build web
 
+.PHONY: secrets
+secrets: ## Create the production secrets in ./secrets (random, owner-only; never overwrites)
+	scripts/make-secrets.sh
+
 .PHONY: prod-up
-prod-up: ## Start the production stack from .env (ENV_FILE) and wait until healthy
-	$(PROD) up -d --wait
+prod-up: ## Start the production stack from .env (ENV_FILE): check, migrate, then wait until healthy
+	@# A one-off container first (no restart policy): a bad setting, a wrong
+	@# password or an unreachable database stops here with its one-line
+	@# message instead of a restart loop; it also applies the migrations.
+	$(PROD) run --rm web python manage.py check --deploy
+	$(PROD) up --detach --wait
 
 .PHONY: prod-down
 prod-down: ## Stop the production stack (volumes are kept)
 	$(PROD) down --remove-orphans
+
+.PHONY: prod-destroy
+prod-destroy: ## Delete the production stack WITH its database, uploads and certificates (CONFIRM=yes)
+	@if [ "$(CONFIRM)" != yes ]; then \
+	  echo "prod-destroy deletes the database, the uploaded media and the certificates for good." >&2; \
+	  echo "To go ahead: make prod-destroy CONFIRM=yes" >&2; exit 1; fi
+	$(PROD) down --volumes --remove-orphans
 
 .PHONY: prod-logs
 prod-logs: ## Follow the production stack's logs

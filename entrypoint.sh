@@ -25,13 +25,18 @@ flag() {
     esac
 }
 
-timeout="${DB_WAIT_TIMEOUT:-60}"
-case "$timeout" in
-    '' | *[!0-9]*) fail "DB_WAIT_TIMEOUT='$timeout' is not valid: expected a whole number of seconds" ;;
-esac
+# Whole numbers read here and by gunicorn (which would otherwise stop with
+# a traceback on, say, WEB_CONCURRENCY=lots).
+for name in DB_WAIT_TIMEOUT PORT WEB_CONCURRENCY GUNICORN_THREADS GUNICORN_TIMEOUT \
+    GUNICORN_GRACEFUL_TIMEOUT GUNICORN_MAX_REQUESTS; do
+    value="$(printenv "$name" || true)"
+    case "$value" in
+        *[!0-9]*) fail "$name='$value' is not valid: expected a whole number" ;;
+    esac
+done
 
 if flag MIGRATE_ON_START "${MIGRATE_ON_START:-true}"; then
-    python manage.py wait_for_db --timeout "$timeout"
+    python manage.py wait_for_db --timeout "${DB_WAIT_TIMEOUT:-60}"
     python manage.py migrate_locked --verbosity 1
     if flag SEED_DEMO "${SEED_DEMO:-false}"; then
         python manage.py seed_demo

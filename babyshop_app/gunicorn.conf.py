@@ -6,10 +6,8 @@ from gunicorn.glogging import Logger
 
 
 def _int(name, default):
-    value = os.environ.get(name, "").strip() or str(default)
-    if not value.isdigit():
-        raise SystemExit(f"configuration error: {name}={value!r} is not valid: expected a whole number")
-    return int(value)
+    # entrypoint.sh has checked that these are whole numbers.
+    return int(os.environ.get(name) or default)
 
 
 bind = f"0.0.0.0:{_int('PORT', 8000)}"
@@ -30,6 +28,9 @@ max_requests_jitter = max_requests // 10
 preload_app = True
 # Heartbeat files on a tmpfs, not on the (possibly slow or read-only) disk.
 worker_tmp_dir = "/dev/shm"
+# Trust X-Forwarded-* from any peer: in production gunicorn is reachable only
+# on the proxy's private network, never published on the host.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # The control socket (gunicornc) is for long-lived hosts; in a container the
 # container itself is what one restarts or scales.
 control_socket_disable = True

@@ -10,9 +10,15 @@ project="babyshop-bench-$$"
 image="babyshop-bench:$$"
 base="${PYTHON_IMAGE:-python:3.13-slim}"
 
+# `make prod-up`, in the copy, as its own project, publishing on 127.0.0.1
+# ports chosen by Docker rather than on the host's 80/443.
+prod() {
+    make --no-print-directory -C "$work" "$@" ENV_FILE="$work/.env" \
+        PROD_COMPOSE_FILES="docker-compose.prod.yml bench-ports.yml" COMPOSE_PROJECT_NAME="$project"
+}
+
 cleanup() {
-    docker compose -p "$project" -f "$work/docker-compose.prod.yml" --env-file "$work/.env" \
-        down --volumes --remove-orphans >/dev/null 2>&1 || true
+    prod prod-destroy CONFIRM=yes >/dev/null 2>&1 || true
     docker image rm --force "$image" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
@@ -40,14 +46,13 @@ base_size="$(docker image inspect --format '{{.Size}}' "$base")"
 cat >"$work/.env" <<ENV
 IMAGE=${image%%:*}
 TAG=${image##*:}
-WEB_PORT=0
-SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
-POSTGRES_PASSWORD=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
-ALLOWED_HOSTS=localhost
+SITE_DOMAIN=localhost
 ENV
+printf '%s\n' 'services:' '  proxy:' '    ports: !override' \
+    '      - "127.0.0.1::80"' '      - "127.0.0.1::443"' >"$work/bench-ports.yml"
+SECRETS_DIR="$work/secrets" "$work/scripts/make-secrets.sh" >/dev/null
 start="$(now)"
-ENV_FILE="$work/.env" docker compose -p "$project" -f "$work/docker-compose.prod.yml" --env-file "$work/.env" \
-    up --detach --wait --quiet-pull >/dev/null 2>&1
+prod prod-up >/dev/null 2>&1
 healthy="$(since "$start")"
 
 printf '%-52s %8s\n' \
@@ -55,4 +60,4 @@ printf '%-52s %8s\n' \
     "production image, total (MB)" "$(mb "$size")" \
     "cold build, no layer cache (s)" "$cold" \
     "rebuild after a one-line template change (s)" "$rebuild" \
-    "prod stack up to healthy, empty database (s)" "$healthy"
+    "make prod-up to healthy, empty database (s)" "$healthy"

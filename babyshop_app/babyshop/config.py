@@ -1,12 +1,17 @@
 """Strict readers for the environment variables the settings are built from.
 
-django-environ parses the values; this module adds the checks it leaves out
-(``bool("0")``-style surprises, malformed URLs) and turns every mistake into a
+Values are read from os.environ, or from the file named by NAME_FILE (Docker
+secrets); django-environ parses database URLs. This module adds the checks
+that are usually left out (``bool("0")``-style surprises, malformed URLs,
+placeholder secrets) and turns every mistake into a
 ``ConfigError`` whose message is one line naming the variable and what is
 expected. ``manage.py`` and the WSGI entry point print that line and exit
 instead of showing a traceback. No message ever contains a secret's value.
 """
 
+import os
+import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
@@ -20,16 +25,49 @@ POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "django-insecure")
 MIN_SECRET_KEY_LENGTH = 50
 
-env = environ.Env()
-
 
 class ConfigError(ImproperlyConfigured):
     """A setting is missing or malformed; the message is one line."""
 
 
+# A bare host name: letters, digits and hyphens in dot-separated labels.
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def _read_file(name, path):
+    """The content of NAME_FILE (a Docker secret), without its final newline."""
+    where = f"{name}_FILE={path!r}"
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file (expected a file holding {name})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{where} is a directory: point it at the file holding {name}") from None
+    except PermissionError:
+        raise ConfigError(
+            f"{where} cannot be read by uid {os.getuid()}: give that user read access to it"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where} cannot be read ({type(exc).__name__})") from None
+
+
 def _raw(name):
-    value = env.str(name, default=None)
-    return None if value is None or value.strip() == "" else value.strip()
+    """NAME, or the content of the file named by NAME_FILE; None when unset or blank.
+
+    Every setting may come from a file (Docker secrets); setting both forms is
+    an error rather than a silent choice.
+    """
+    value = os.environ.get(name, "").strip()
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if value and path:
+        raise ConfigError(f"both {name} and {name}_FILE are set: set only one of them")
+    if path:
+        value = _read_file(name, path)
+        if not value:
+            raise ConfigError(f"{name}_FILE={path!r} is empty: it must hold {name}")
+    return value or None
 
 
 def boolean(name, default):
@@ -88,7 +126,7 @@ def secret_key(debug, dev_fallback):
         if debug:
             return dev_fallback
         raise ConfigError(
-            "SECRET_KEY is not set: set it to a random string of at least "
+            "SECRET_KEY is not set: set SECRET_KEY_FILE (or SECRET_KEY) to a random string of at least "
             f"{MIN_SECRET_KEY_LENGTH} characters (DEBUG is off)"
         )
     if not debug:
@@ -105,8 +143,25 @@ def secret_key(debug, dev_fallback):
     return value
 
 
-def database(name="DATABASE_URL"):
-    """A PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/NAME."""
+def site_domain(name="SITE_DOMAIN"):
+    """The public host name (no scheme, port or path), or None when unset."""
+    value = _raw(name)
+    if value is None:
+        return None
+    if not HOSTNAME.match(value.lower()):
+        raise ConfigError(
+            f"{name}={value!r} is not a host name: expected e.g. shop.example.com or localhost "
+            "(no scheme, port or path)"
+        )
+    return value.lower()
+
+
+def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD"):  # noqa: S107 (a variable's name)
+    """A PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/NAME.
+
+    The password may instead come from DATABASE_PASSWORD or, better, from the
+    secret file named by DATABASE_PASSWORD_FILE; it then replaces the URL's.
+    """
     value = _raw(name)
     expected = "expected postgres://USER:PASSWORD@HOST:PORT/NAME"
     if value is None:
@@ -124,6 +179,9 @@ def database(name="DATABASE_URL"):
         raise ConfigError(f"{name} lacks a host or a database name: {expected}")
     if port == 0:
         raise ConfigError(f"{name} has port 0: {expected}")
-    config = env.db_url_config(value)
+    config = environ.Env.db_url_config(value)
     config["ENGINE"] = "django.db.backends.postgresql"
+    password = _raw(password_name)
+    if password is not None:
+        config["PASSWORD"] = password
     return config

@@ -16,20 +16,49 @@ DEBUG = config.boolean("DEBUG", default=False)
 # Used only when DEBUG is on and SECRET_KEY is unset (local development).
 SECRET_KEY = config.secret_key(DEBUG, dev_fallback="dev-only-insecure-key-never-used-with-debug-off")
 
+# The public host name, e.g. shop.example.com; the proxy gets certificates
+# for it, and the two lists below default to it.
+SITE_DOMAIN = config.site_domain("SITE_DOMAIN")
+
 ALLOWED_HOSTS = config.string_list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+    "ALLOWED_HOSTS",
+    default=[SITE_DOMAIN] if SITE_DOMAIN else (["localhost", "127.0.0.1", "[::1]"] if DEBUG else []),
 )
 if not ALLOWED_HOSTS:
     raise config.ConfigError(
-        "ALLOWED_HOSTS is empty: set it to the comma-separated host names the site answers to"
+        "ALLOWED_HOSTS is empty and SITE_DOMAIN is not set: set SITE_DOMAIN (or ALLOWED_HOSTS) "
+        "to the host name the site answers to"
     )
-CSRF_TRUSTED_ORIGINS = config.string_list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = config.string_list(
+    "CSRF_TRUSTED_ORIGINS", default=[f"https://{SITE_DOMAIN}"] if SITE_DOMAIN else []
+)
 for origin in CSRF_TRUSTED_ORIGINS:
     if not origin.startswith(("http://", "https://")):
         raise config.ConfigError(
             f"CSRF_TRUSTED_ORIGINS has {origin!r}: each origin needs its scheme, "
             "e.g. https://shop.example.com"
         )
+
+# Behind the HTTPS proxy (on by default whenever DEBUG is off): trust its
+# X-Forwarded-Proto, redirect plain HTTP, keep cookies on HTTPS only and
+# tell browsers to come back over HTTPS (HSTS).
+BEHIND_HTTPS_PROXY = config.boolean("BEHIND_HTTPS_PROXY", default=not DEBUG)
+if BEHIND_HTTPS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # The __Host- prefix makes browsers refuse these cookies over HTTP, from
+    # another path or when set by a subdomain.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+    SECURE_HSTS_SECONDS = config.integer("HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = config.boolean("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = config.boolean("HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a commitment made on purpose (HSTS_PRELOAD=true),
+        # not a deploy-check warning to silence by default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

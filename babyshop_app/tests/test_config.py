@@ -10,7 +10,15 @@ from django.conf import settings
 from babyshop import config
 
 STRONG_KEY = "k" * 30 + "-3xq9VfT2mZr8sLp0aW7dN4bC1hYgJ6eU"
-APP_VARIABLES = ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "LOG_LEVEL")
+APP_VARIABLES = (
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "LOG_LEVEL",
+    "SITE_DOMAIN",
+)
 
 
 def manage(*args, **variables):
@@ -72,6 +80,65 @@ class TestBoolean:
         monkeypatch.setenv("DEBUG", word)
         with pytest.raises(config.ConfigError, match=r"DEBUG=.* is not a boolean"):
             config.boolean("DEBUG", default=False)
+
+
+class TestFromFiles:
+    """Any setting may come from the file named by NAME_FILE (Docker secrets)."""
+
+    def test_reads_the_file_without_its_newline(self, monkeypatch, tmp_path):
+        secret = tmp_path / "secret_key"
+        secret.write_text(STRONG_KEY + "\n")
+        monkeypatch.delenv("SECRET_KEY", raising=False)
+        monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
+        assert config.secret_key(debug=False, dev_fallback="x") == STRONG_KEY
+
+    def test_both_forms_at_once_is_an_error(self, monkeypatch, tmp_path):
+        monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+        monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "secret_key"))
+        with pytest.raises(config.ConfigError, match="both SECRET_KEY and SECRET_KEY_FILE are set") as error:
+            config.secret_key(debug=False, dev_fallback="x")
+        assert STRONG_KEY not in str(error.value)
+
+    @pytest.mark.parametrize(
+        ("make", "message"),
+        [
+            (lambda path: None, "no such file"),
+            (lambda path: path.write_text("\n"), "is empty"),
+            (lambda path: path.mkdir(), "is a directory"),
+        ],
+    )
+    def test_unusable_files_are_errors(self, monkeypatch, tmp_path, make, message):
+        path = tmp_path / "password"
+        make(path)
+        monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/shop")
+        monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(path))
+        with pytest.raises(config.ConfigError, match=f"DATABASE_PASSWORD_FILE='{path}'.*{message}"):
+            config.database()
+
+    def test_database_password_file_replaces_the_urls(self, monkeypatch, tmp_path):
+        path = tmp_path / "password"
+        path.write_text("from-the-secret\n")
+        monkeypatch.setenv("DATABASE_URL", "postgres://shop:from-the-url@db/shop")
+        monkeypatch.setenv("DATABASE_PASSWORD_FILE", str(path))
+        assert config.database()["PASSWORD"] == "from-the-secret"
+
+
+class TestSiteDomain:
+    @pytest.mark.parametrize(
+        "value", ["localhost", "shop.example.com", "Shop.Example.COM", "xn--bcher-kva.ch"]
+    )
+    def test_host_names_are_accepted(self, monkeypatch, value):
+        monkeypatch.setenv("SITE_DOMAIN", value)
+        assert config.site_domain() == value.lower()
+
+    @pytest.mark.parametrize(
+        "value",
+        ["https://shop.example.com", "shop.example.com:443", "shop.example.com/", "*.example.com", "a b"],
+    )
+    def test_anything_else_is_an_error(self, monkeypatch, value):
+        monkeypatch.setenv("SITE_DOMAIN", value)
+        with pytest.raises(config.ConfigError, match="is not a host name"):
+            config.site_domain()
 
 
 class TestSecretKey:
@@ -169,6 +236,25 @@ class TestStartup:
 
     def test_bad_log_level(self):
         assert_config_error(manage("check", LOG_LEVEL="loud"), "LOG_LEVEL='loud' is not valid")
+
+    def test_site_domain_gives_hosts_and_csrf_origins(self):
+        show = (
+            "from django.conf import settings; print(settings.ALLOWED_HOSTS, settings.CSRF_TRUSTED_ORIGINS)"
+        )
+        result = manage(
+            "shell", "--verbosity", "0", "-c", show, ALLOWED_HOSTS=None, SITE_DOMAIN="shop.example.com"
+        )
+        assert result.stdout.strip() == "['shop.example.com'] ['https://shop.example.com']"
+
+    def test_production_settings_pass_the_deploy_checks(self):
+        result = manage("check", "--deploy", "--fail-level", "WARNING", SITE_DOMAIN="shop.example.com")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "no issues" in result.stdout
+
+    def test_https_settings_are_off_in_development(self):
+        show = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE)"
+        result = manage("shell", "--verbosity", "0", "-c", show, DEBUG="true")
+        assert result.stdout.strip() == "False False"
 
     def test_debug_on_needs_no_secret(self):
         result = manage("check", DEBUG="true", SECRET_KEY=None, ALLOWED_HOSTS=None)

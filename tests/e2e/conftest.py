@@ -6,15 +6,16 @@ a test or the start-up fails.
 """
 
 import os
-import secrets
 import socket
 import subprocess
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
 import requests
+import urllib3
 
 ROOT = Path(__file__).resolve().parents[2]
 PROD_COMPOSE = ROOT / "docker-compose.prod.yml"
@@ -32,6 +33,15 @@ def run(*args, check=True, timeout=600, **kwargs):
     return result
 
 
+def client(verify=True):
+    """An HTTP client that ignores the host's proxy and CA-bundle variables:
+    requests would let REQUESTS_CA_BUNDLE override a session's `verify`."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = verify
+    return session
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,24 +49,41 @@ def free_port():
 
 
 class Stack:
-    """One Compose project of docker-compose.prod.yml (plus optional overrides)."""
+    """One Compose project of docker-compose.prod.yml, with its own secrets,
+    env file and free 127.0.0.1 ports for the proxy."""
 
-    def __init__(self, tmp_path, name, overrides=(), **settings):
+    def __init__(self, tmp_path, name, **settings):
         self.project = f"babyshop-e2e-{RUN_ID}-{name}"
-        self.port = free_port()
+        self.dir = tmp_path
+        self.http_port, self.https_port = free_port(), free_port()
+        self.secrets_dir = tmp_path / "secrets"
+        run(
+            str(ROOT / "scripts" / "make-secrets.sh"),
+            env={**os.environ, "SECRETS_DIR": str(self.secrets_dir)},
+        )
         self.env_file = tmp_path / f"{name}.env"
         self.settings = {
             "IMAGE": IMAGE,
             "TAG": TAG,
-            "WEB_PORT": str(self.port),
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "POSTGRES_PASSWORD": secrets.token_hex(16),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SITE_DOMAIN": "localhost",
+            "SECRETS_DIR": str(self.secrets_dir),
             **settings,
         }
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))
-        self.files = [PROD_COMPOSE, *overrides]
-        self.url = f"http://127.0.0.1:{self.port}"
+        # Tests publish on 127.0.0.1 and free ports, never on the host's 80/443.
+        self.ports_file = tmp_path / "ports.yml"
+        self.ports_file.write_text(
+            "services:\n  proxy:\n    ports: !override\n"
+            f'      - "127.0.0.1:{self.http_port}:80"\n'
+            f'      - "127.0.0.1:{self.https_port}:443"\n'
+        )
+        self.files = [PROD_COMPOSE, self.ports_file]
+        self.url = f"https://localhost:{self.https_port}"
+        self.http = client()
+
+    def secrets(self):
+        """The secret values, to look for where they must not be."""
+        return [path.read_text().strip() for path in sorted(self.secrets_dir.iterdir())]
 
     def _command(self, args):
         files = [arg for path in self.files for arg in ("-f", str(path))]
@@ -79,7 +106,33 @@ class Stack:
         )
         if result.returncode != 0:
             raise AssertionError(f"stack did not become healthy:\n{result.stderr}\n{self.logs()}")
+        if not args:
+            self.wait_for_proxy()
         return time.monotonic() - started
+
+    def wait_for_proxy(self, timeout=60):
+        """Caddy has no healthcheck: wait until it serves HTTPS end to end."""
+        probe = client(verify=False)  # readiness only; the tests verify the CA
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    if probe.get(self.url + "/healthz", timeout=5).status_code == 200:
+                        return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the proxy did not serve HTTPS within {timeout}s:\n{self.logs('proxy')}"
+                )
+            time.sleep(0.5)
+
+    def trust_proxy_ca(self):
+        """Verify HTTPS against the root of Caddy's local CA, from its volume."""
+        root = self.dir / "caddy-root.crt"
+        self.compose("cp", "proxy:/data/caddy/pki/authorities/local/root.crt", str(root))
+        self.http.verify = str(root)
 
     def down(self):
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "20", check=False)
@@ -99,7 +152,12 @@ class Stack:
         return self.exec("db", "psql", "-U", user, "-d", user, "-tAc", sql).stdout.strip()
 
     def get(self, path, **kwargs):
-        return requests.get(self.url + path, timeout=10, **kwargs)
+        return self.http.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path, **kwargs):
+        # Django checks the Referer of HTTPS form posts, as browsers send it.
+        headers = {"Referer": self.url + path, **kwargs.pop("headers", {})}
+        return self.http.post(self.url + path, timeout=30, headers=headers, **kwargs)
 
 
 def inspect(container, template):
@@ -109,15 +167,8 @@ def inspect(container, template):
 @pytest.fixture(scope="session")
 def image():
     """The production image, built once per run from the working tree."""
-    env = {
-        **os.environ,
-        "IMAGE": IMAGE,
-        "TAG": TAG,
-        "POSTGRES_PASSWORD": "unused-at-build",
-        "ENV_FILE": "/dev/null",
-    }
-    run("docker", "compose", "-f", str(PROD_COMPOSE), "build", "web", cwd=ROOT, env=env, timeout=1800)
     reference = f"{IMAGE}:{TAG}"
+    run("docker", "build", "--target", "production", "--tag", reference, str(ROOT), timeout=1800)
     yield reference
     run("docker", "image", "rm", "--force", reference, check=False)
 
@@ -127,7 +178,8 @@ def stack(image, tmp_path_factory):
     """The production stack with the demo catalog, shared by the read-only tests."""
     deployed = Stack(tmp_path_factory.mktemp("stack"), "main", SEED_DEMO="true")
     try:
-        deployed.startup_seconds = deployed.up()
+        deployed.up()
+        deployed.trust_proxy_ca()
         yield deployed
     finally:
         deployed.down()

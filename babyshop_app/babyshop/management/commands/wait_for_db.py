@@ -14,12 +14,26 @@ from django.db import connection
 
 from babyshop.health import ping_database
 
-# SQLSTATEs that no amount of waiting fixes: bad credentials, no such database.
-FATAL_SQLSTATES = {
-    "28P01": "password authentication failed: check the password in DATABASE_URL",
-    "28000": "the database refused this user: check the user in DATABASE_URL",
-    "3D000": "the database does not exist: check the name in DATABASE_URL",
-}
+# What no amount of waiting fixes: bad credentials, no such database. Matched
+# by SQLSTATE, or by the server's message when libpq reports a failed
+# connection attempt without one (as when it tried several addresses).
+FATAL_ERRORS = [
+    (
+        "28P01",
+        "password authentication failed",
+        "password authentication failed: check the database password",
+    ),
+    ("28000", "no pg_hba.conf entry", "the database refused this user: check the user in DATABASE_URL"),
+    ("3D000", "does not exist", "the database or user does not exist: check DATABASE_URL"),
+]
+
+
+def fatal_reason(exc):
+    message = str(exc)
+    for sqlstate, text, reason in FATAL_ERRORS:
+        if exc.sqlstate == sqlstate or text in message:
+            return reason
+    return None
 
 
 class Command(BaseCommand):
@@ -40,7 +54,7 @@ class Command(BaseCommand):
             try:
                 ping_database(timeout=max(1, min(5, int(timeout))))
             except psycopg.OperationalError as exc:
-                fatal = FATAL_SQLSTATES.get(exc.sqlstate or "")
+                fatal = fatal_reason(exc)
                 if fatal:
                     raise CommandError(f"database {target}: {fatal}") from None
                 reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__

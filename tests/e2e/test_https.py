@@ -1,0 +1,200 @@
+"""The production stack through its HTTPS proxy, as a browser meets it."""
+
+import json
+import re
+import struct
+import zlib
+
+import pytest
+
+from conftest import PROD_COMPOSE, ROOT, client, inspect, run
+
+ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
+
+
+def png(width, height, rgb):
+    """A valid PNG made without Pillow (the host has only the test tools)."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def csrf_token(response):
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text).group(1)
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    """A staff session, logged in through the admin's login form over HTTPS."""
+    stack.exec(
+        "web", "sh", "-c",
+        f"DJANGO_SUPERUSER_PASSWORD='{ADMIN_PASSWORD}' python manage.py createsuperuser --noinput"
+        " --username boss --email boss@example.com",
+    )  # fmt: skip
+    form = stack.get("/admin/login/?next=/admin/")
+    response = stack.post(
+        "/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": csrf_token(form), "username": "boss", "password": ADMIN_PASSWORD},
+    )
+    assert response.status_code == 200
+    assert "Site administration" in response.text
+    return stack
+
+
+def test_http_redirects_to_https(stack):
+    response = client().get(
+        f"http://127.0.0.1:{stack.http_port}/products/",
+        headers={"Host": "localhost"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code in (301, 308)
+    assert response.headers["Location"] == "https://localhost/products/"
+
+
+def test_home_page_over_https_with_security_headers(stack):
+    response = stack.get("/")
+    assert response.status_code == 200
+    assert "Baby Monitor" in response.text
+    headers = response.headers
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "Server" not in headers
+
+
+def test_login_with_csrf_over_https(stack):
+    stack.exec(
+        "web", "python", "manage.py", "shell", "-c",
+        "from users.models import User; User.objects.create_user('shopper', password='Shopper-passw0rd-e2e')",
+    )  # fmt: skip
+    browser = client(verify=stack.http.verify)
+    form = browser.get(stack.url + "/accounts/login/")
+    cookie = next(c for c in browser.cookies if c.name == "__Host-csrftoken")
+    assert cookie.secure
+    login = {
+        "csrfmiddlewaretoken": csrf_token(form),
+        "username": "shopper",
+        "password": "Shopper-passw0rd-e2e",
+    }
+    refused = browser.post(stack.url + "/accounts/login/", data={**login, "csrfmiddlewaretoken": "x" * 64})
+    assert refused.status_code == 403
+    response = browser.post(
+        stack.url + "/accounts/login/", data=login, headers={"Referer": stack.url + "/accounts/login/"}
+    )
+    assert response.status_code == 200
+    assert "Signed in as <strong>shopper</strong>" in response.text
+    session = next(c for c in browser.cookies if c.name == "__Host-sessionid")
+    assert session.secure
+    assert session.value not in stack.logs(), "session cookies are not logged"
+
+
+def test_admin_upload_is_served_back_byte_identical(admin):
+    picture = png(64, 48, (250, 128, 114))
+    form = admin.get("/admin/products/product/add/")
+    category = re.search(
+        r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL
+    ).group(1)
+    fields = {
+        "csrfmiddlewaretoken": csrf_token(form),
+        "name": "Uploaded Teether",
+        "slug": "uploaded-teether",
+        "description": "Added through the admin by the stack tests.",
+        "price": "4.20",
+        "category": category,
+        "is_active": "on",
+    }
+    saved = admin.post(
+        "/admin/products/product/add/", data=fields, files={"image": ("teether.png", picture, "image/png")}
+    )
+    assert saved.status_code == 200
+    assert "was added successfully" in saved.text
+    page = admin.get("/products/uploaded-teether/")
+    src = re.search(r'<img src="(/media/products/[^"]+)"', page.text).group(1)
+    served = admin.get(src)
+    assert served.status_code == 200
+    assert served.headers["Content-Type"] == "image/png"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    assert served.content == picture
+
+
+def test_a_broken_upload_is_refused_and_nothing_is_saved(admin):
+    form = admin.get("/admin/products/product/add/")
+    category = re.search(
+        r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL
+    ).group(1)
+    fields = {"csrfmiddlewaretoken": csrf_token(form), "name": "Broken", "slug": "broken", "price": "1"}
+    response = admin.post(
+        "/admin/products/product/add/",
+        data={**fields, "category": category},
+        files={"image": ("broken.png", b"this is not a picture", "image/png")},
+    )
+    assert response.status_code == 200
+    assert "Upload a valid image" in response.text
+    assert admin.get("/products/broken/").status_code == 404
+
+
+def test_only_the_proxy_is_published():
+    rendered = run(
+        "docker", "compose", "-f", str(PROD_COMPOSE), "config", "--format", "json", "--no-interpolate",
+        cwd=ROOT, env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+    ).stdout  # fmt: skip
+    services = json.loads(rendered)["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert services["db"]["networks"].keys() == {"backend"}
+    assert json.loads(rendered)["networks"]["backend"]["internal"] is True
+
+
+def test_web_and_db_are_not_reachable_from_the_host(stack):
+    for service in ("web", "db"):
+        (container,) = stack.containers(service)
+        assert run("docker", "port", container).stdout.strip() == "", f"{service} publishes a port"
+
+
+def test_the_web_container_is_hardened(stack):
+    (container,) = stack.containers("web")
+    host = json.loads(inspect(container, "{{json .HostConfig}}"))
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Init"] is True
+    assert host["Memory"] > 0
+    assert host["PidsLimit"] > 0
+    assert host["NanoCpus"] > 0
+    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "5", "max-size": "10m"}}
+    denied = stack.exec("web", "touch", "/app/written", check=False)
+    assert denied.returncode != 0
+    assert "Read-only file system" in denied.stderr
+    assert stack.exec("web", "id", "-u").stdout.strip() == "10001"
+
+
+def test_no_secret_in_inspect_history_or_logs(stack, image):
+    secrets = stack.secrets()
+    assert len(secrets) == 2
+    assert all(len(secret) >= 50 for secret in secrets)
+    containers = [c for service in ("proxy", "web", "db") for c in stack.containers(service)]
+    inspected = run("docker", "inspect", *containers).stdout
+    history = run("docker", "history", "--no-trunc", image).stdout
+    logs = stack.logs()
+    for secret in secrets:
+        for where, text in (("docker inspect", inspected), ("docker history", history), ("logs", logs)):
+            assert secret not in text, f"a secret shows in {where}"
+    environment = json.loads(inspect(stack.containers("web")[0], "{{json .Config.Env}}"))
+    assert "SECRET_KEY_FILE=/run/secrets/secret_key" in environment
+    assert not any(variable.startswith(("SECRET_KEY=", "DATABASE_PASSWORD=")) for variable in environment)
+
+
+def test_check_deploy_reports_no_issues(stack):
+    result = stack.exec("web", "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert "System check identified no issues" in result.stdout
