@@ -11,18 +11,20 @@ SHELL := /bin/bash
 # Files the dev container writes on the bind mount belong to you.
 export HOST_UID ?= $(shell id -u)
 export HOST_GID ?= $(shell id -g)
-# Registry and repository for `make push`, e.g. REGISTRY=ghcr.io/acme.
+# Where `make push` sends the production image and `make deploy` takes it
+# from: $(REGISTRY)/$(IMAGE):$(TAG), e.g. REGISTRY=ghcr.io/acme.
 REGISTRY ?= localhost:5000
 IMAGE ?= babyshop
 GIT_SHA := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+TAG ?= $(GIT_SHA)
+# `make deploy`: the VM (user@host, reached over SSH) and the bundle's place there.
+DEPLOY_HOST ?=
+DEPLOY_PATH ?= /srv/babyshop
 ENV_FILE ?= .env
 export ENV_FILE
 
-# Add your own override files here, e.g. PROD_COMPOSE_FILES="docker-compose.prod.yml local.yml".
-PROD_COMPOSE_FILES ?= docker-compose.prod.yml
-
 DEV := docker compose
-PROD := docker compose $(addprefix -f ,$(PROD_COMPOSE_FILES)) --env-file $(ENV_FILE)
+PROD := docker compose -f docker-compose.prod.yml --env-file $(ENV_FILE)
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
 VENV := .venv
@@ -122,11 +124,7 @@ secrets: ## Create the production secrets in ./secrets (random, owner-only; neve
 
 .PHONY: prod-up
 prod-up: ## Start the production stack from .env (ENV_FILE): check, migrate, then wait until healthy
-	@# A one-off container first (no restart policy): a bad setting, a wrong
-	@# password or an unreachable database stops here with its one-line
-	@# message instead of a restart loop; it also applies the migrations.
-	$(PROD) run --rm web python manage.py check --deploy
-	$(PROD) up --detach --wait
+	scripts/prod-up.sh
 
 .PHONY: prod-down
 prod-down: ## Stop the production stack (volumes are kept)
@@ -147,12 +145,41 @@ prod-logs: ## Follow the production stack's logs
 prod-manage: ## Run a manage.py command in the production web container: make prod-manage ARGS=createsuperuser
 	$(PROD) exec web python manage.py $(ARGS)
 
+## ---- operations ------------------------------------------------------------
+
 .PHONY: push
-push: ## Tag the production image :<git sha> and :latest, push to REGISTRY
-	docker build --target production -t $(IMAGE):$(GIT_SHA) .
-	for tag in $(GIT_SHA) latest; do \
-	  docker tag $(IMAGE):$(GIT_SHA) $(REGISTRY)/$(IMAGE):$$tag; \
-	  docker push $(REGISTRY)/$(IMAGE):$$tag; done
+push: ## Build the production image with OCI labels, push it as :<git sha> and :latest to REGISTRY
+	@if [ -n "$$(git status --porcelain)" ] && [ "$(FORCE)" != yes ]; then \
+	  echo "push: the working tree has uncommitted changes, so the image would not match any commit." >&2; \
+	  echo "Commit them first, or push anyway with: make push FORCE=yes" >&2; exit 1; fi
+	docker build --target production \
+	  --label org.opencontainers.image.title=babyshop \
+	  --label org.opencontainers.image.source="$$(git remote get-url origin 2>/dev/null || pwd)" \
+	  --label org.opencontainers.image.revision="$$(git rev-parse HEAD)" \
+	  --label org.opencontainers.image.version="$$(git describe --tags --always --dirty)" \
+	  --label org.opencontainers.image.created="$$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	  --tag $(REGISTRY)/$(IMAGE):$(GIT_SHA) --tag $(REGISTRY)/$(IMAGE):latest .
+	docker push $(REGISTRY)/$(IMAGE):$(GIT_SHA)
+	docker push $(REGISTRY)/$(IMAGE):latest
+
+.PHONY: deploy
+deploy: ## Deploy REGISTRY/IMAGE:TAG (default: this commit) to DEPLOY_HOST=user@host over SSH; the VM only pulls
+	DEPLOY_HOST="$(DEPLOY_HOST)" DEPLOY_PATH="$(DEPLOY_PATH)" DEPLOY_IMAGE="$(REGISTRY)/$(IMAGE)" DEPLOY_TAG="$(TAG)" \
+	  scripts/deploy.sh
+
+.PHONY: rollback
+rollback: ## Redeploy an image pushed earlier: make rollback TAG=<earlier git sha> DEPLOY_HOST=user@host
+	@if [ "$(origin TAG)" != "command line" ]; then \
+	  echo "rollback: name the image to go back to, e.g. make rollback TAG=1a2b3c4 DEPLOY_HOST=$(or $(DEPLOY_HOST),user@host)" >&2; exit 1; fi
+	$(MAKE) --no-print-directory deploy TAG=$(TAG)
+
+.PHONY: backup
+backup: ## Back up the production database and media to ./backups/<UTC time> with checksums (BACKUP_DIR, BACKUP_KEEP)
+	scripts/backup.sh
+
+.PHONY: restore
+restore: ## Restore a backup into the running production stack: make restore BACKUP=backups/<time> CONFIRM=yes
+	BACKUP="$(BACKUP)" CONFIRM="$(CONFIRM)" scripts/restore.sh
 
 .PHONY: clean
 clean: ## Remove the dev stack, its volumes and images, and local caches

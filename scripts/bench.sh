@@ -10,11 +10,9 @@ project="babyshop-bench-$$"
 image="babyshop-bench:$$"
 base="${PYTHON_IMAGE:-python:3.13-slim}"
 
-# `make prod-up`, in the copy, as its own project, publishing on 127.0.0.1
-# ports chosen by Docker rather than on the host's 80/443.
+# `make prod-up`, in the copy, as its own project.
 prod() {
-    make --no-print-directory -C "$work" "$@" ENV_FILE="$work/.env" \
-        PROD_COMPOSE_FILES="docker-compose.prod.yml bench-ports.yml" COMPOSE_PROJECT_NAME="$project"
+    make --no-print-directory -C "$work" "$@" ENV_FILE="$work/.env" COMPOSE_PROJECT_NAME="$project"
 }
 
 cleanup() {
@@ -47,9 +45,9 @@ cat >"$work/.env" <<ENV
 IMAGE=${image%%:*}
 TAG=${image##*:}
 SITE_DOMAIN=localhost
+HTTP_PORT=127.0.0.1:0
+HTTPS_PORT=127.0.0.1:0
 ENV
-printf '%s\n' 'services:' '  proxy:' '    ports: !override' \
-    '      - "127.0.0.1::80"' '      - "127.0.0.1::443"' >"$work/bench-ports.yml"
 SECRETS_DIR="$work/secrets" "$work/scripts/make-secrets.sh" >/dev/null
 start="$(now)"
 prod prod-up >/dev/null 2>&1

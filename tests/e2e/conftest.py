@@ -6,11 +6,14 @@ a test or the start-up fails.
 """
 
 import os
+import re
 import socket
+import struct
 import subprocess
 import time
 import uuid
 import warnings
+import zlib
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parents[2]
 PROD_COMPOSE = ROOT / "docker-compose.prod.yml"
 RUN_ID = uuid.uuid4().hex[:8]
+ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
 IMAGE = "babyshop-e2e"
 TAG = RUN_ID
 
@@ -33,6 +37,27 @@ def run(*args, check=True, timeout=600, **kwargs):
     return result
 
 
+def png(width, height, rgb):
+    """A valid PNG made without Pillow (the host has only the test tools)."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def csrf_token(response):
+    """The CSRF token of the first form on a page."""
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text).group(1)
+
+
 def client(verify=True):
     """An HTTP client that ignores the host's proxy and CA-bundle variables:
     requests would let REQUESTS_CA_BUNDLE override a session's `verify`."""
@@ -40,6 +65,23 @@ def client(verify=True):
     session.trust_env = False
     session.verify = verify
     return session
+
+
+def wait_for_https(url, logs, timeout=60):
+    """Caddy has no healthcheck: wait until it serves HTTPS end to end."""
+    probe = client(verify=False)  # readiness only; the tests verify the CA
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                if probe.get(url + "/healthz", timeout=5).status_code == 200:
+                    return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the proxy did not serve HTTPS within {timeout}s:\n{logs()}")
+        time.sleep(0.5)
 
 
 def free_port():
@@ -67,17 +109,12 @@ class Stack:
             "TAG": TAG,
             "SITE_DOMAIN": "localhost",
             "SECRETS_DIR": str(self.secrets_dir),
+            # Tests publish on 127.0.0.1 and free ports, never on the host's 80/443.
+            "HTTP_PORT": f"127.0.0.1:{self.http_port}",
+            "HTTPS_PORT": f"127.0.0.1:{self.https_port}",
             **settings,
         }
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))
-        # Tests publish on 127.0.0.1 and free ports, never on the host's 80/443.
-        self.ports_file = tmp_path / "ports.yml"
-        self.ports_file.write_text(
-            "services:\n  proxy:\n    ports: !override\n"
-            f'      - "127.0.0.1:{self.http_port}:80"\n'
-            f'      - "127.0.0.1:{self.https_port}:443"\n'
-        )
-        self.files = [PROD_COMPOSE, self.ports_file]
         self.url = f"https://localhost:{self.https_port}"
         self.http = client()
 
@@ -86,8 +123,8 @@ class Stack:
         return [path.read_text().strip() for path in sorted(self.secrets_dir.iterdir())]
 
     def _command(self, args):
-        files = [arg for path in self.files for arg in ("-f", str(path))]
-        command = ["docker", "compose", "-p", self.project, *files, "--env-file", str(self.env_file), *args]
+        command = ["docker", "compose", "-p", self.project, "-f", str(PROD_COMPOSE)]
+        command += ["--env-file", str(self.env_file), *args]
         return command, {"cwd": ROOT, "env": {**os.environ, "ENV_FILE": str(self.env_file)}}
 
     def compose(self, *args, check=True, timeout=600):
@@ -110,23 +147,8 @@ class Stack:
             self.wait_for_proxy()
         return time.monotonic() - started
 
-    def wait_for_proxy(self, timeout=60):
-        """Caddy has no healthcheck: wait until it serves HTTPS end to end."""
-        probe = client(verify=False)  # readiness only; the tests verify the CA
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                    if probe.get(self.url + "/healthz", timeout=5).status_code == 200:
-                        return
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the proxy did not serve HTTPS within {timeout}s:\n{self.logs('proxy')}"
-                )
-            time.sleep(0.5)
+    def wait_for_proxy(self):
+        wait_for_https(self.url, lambda: self.logs("proxy"))
 
     def trust_proxy_ca(self):
         """Verify HTTPS against the root of Caddy's local CA, from its volume."""
@@ -150,6 +172,44 @@ class Stack:
     def psql(self, sql):
         user = self.settings.get("POSTGRES_USER", "babyshop")
         return self.exec("db", "psql", "-U", user, "-d", user, "-tAc", sql).stdout.strip()
+
+    def login_admin(self):
+        """Create a superuser and log this stack's client in through the admin form."""
+        self.exec(
+            "web", "sh", "-c",
+            f"DJANGO_SUPERUSER_PASSWORD='{ADMIN_PASSWORD}' python manage.py createsuperuser --noinput"
+            " --username boss --email boss@example.com",
+        )  # fmt: skip
+        form = self.get("/admin/login/?next=/admin/")
+        response = self.post(
+            "/admin/login/?next=/admin/",
+            data={"csrfmiddlewaretoken": csrf_token(form), "username": "boss", "password": ADMIN_PASSWORD},
+        )
+        assert response.status_code == 200
+        assert "Site administration" in response.text
+
+    def upload_product(self, slug, picture):
+        """Add a product with a picture through the admin; return the picture's URL."""
+        form = self.get("/admin/products/product/add/")
+        category = re.search(r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL)
+        fields = {
+            "csrfmiddlewaretoken": csrf_token(form),
+            "name": slug.replace("-", " ").title(),
+            "slug": slug,
+            "description": "Added through the admin by the stack tests.",
+            "price": "4.20",
+            "category": category.group(1),
+            "is_active": "on",
+        }
+        saved = self.post(
+            "/admin/products/product/add/",
+            data=fields,
+            files={"image": (f"{slug}.png", picture, "image/png")},
+        )
+        assert saved.status_code == 200
+        assert "was added successfully" in saved.text
+        page = self.get(f"/products/{slug}/")
+        return re.search(r'<img src="(/media/products/[^"]+)"', page.text).group(1)
 
     def get(self, path, **kwargs):
         return self.http.get(self.url + path, timeout=10, **kwargs)
@@ -183,3 +243,25 @@ def stack(image, tmp_path_factory):
         yield deployed
     finally:
         deployed.down()
+
+
+FIGURES = []
+
+
+@pytest.fixture(scope="session")
+def figures():
+    """Measurements the run reports at its end (never asserted on)."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+def make(*args, cwd=ROOT, env=None, check=True, timeout=900):
+    """Run a make target the way a user would."""
+    return run("make", "--no-print-directory", *args, cwd=cwd, env={**os.environ, **(env or {})},
+               check=check, timeout=timeout)  # fmt: skip

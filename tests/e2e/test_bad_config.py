@@ -102,9 +102,8 @@ def test_bad_setting_stops_the_web_container_with_one_line(broken, case):
 def test_make_prod_up_stops_on_a_bad_setting_without_a_restart_loop(broken):
     bad_env = broken.dir / "bad.env"
     bad_env.write_text(broken.env_file.read_text() + "DEBUG=maybe\n")
-    files = f"{broken.files[0]} {broken.ports_file}"
     result = subprocess.run(
-        ["make", "prod-up", f"ENV_FILE={bad_env}", f"PROD_COMPOSE_FILES={files}"],
+        ["make", "prod-up", f"ENV_FILE={bad_env}"],
         cwd=ROOT,
         env={**os.environ, "COMPOSE_PROJECT_NAME": broken.project},
         capture_output=True,
