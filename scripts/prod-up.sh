@@ -10,7 +10,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-compose=(docker compose -f docker-compose.prod.yml --env-file "${ENV_FILE:-.env}")
+fail() {
+    echo "prod-up: $*" >&2
+    exit 2
+}
+
+env_file="${ENV_FILE:-.env}"
+[ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
+secrets_dir="${SECRETS_DIR:-$(sed -n 's/^SECRETS_DIR=//p' "$env_file" | tail -n 1)}"
+for name in secret_key postgres_password; do
+    [ -f "${secrets_dir:-./secrets}/$name" ] || fail "${secrets_dir:-./secrets}/$name not found: create the secrets with make secrets"
+done
+compose=(docker compose -f docker-compose.prod.yml --env-file "$env_file")
 
 "${compose[@]}" run --rm web python manage.py check --deploy
 "${compose[@]}" up --detach --wait --no-build
