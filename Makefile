@@ -88,7 +88,7 @@ lint: $(TOOLS) ## ruff, hadolint and shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/shellcheck entrypoint.sh .ci/run scripts/*.sh
+	$(VENV)/bin/shellcheck --external-sources entrypoint.sh .ci/run scripts/*.sh
 
 .PHONY: format
 format: $(TOOLS) ## Fix what ruff can fix and format the Python code

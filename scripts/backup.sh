@@ -5,21 +5,16 @@
 # BACKUP_DIR/<UTC time>/ (default ./backups). Keeps the newest BACKUP_KEEP
 # backups (default 7) and deletes older ones.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-fail() {
-    echo "backup: $*" >&2
-    exit 2
-}
 
 root="${BACKUP_DIR:-backups}"
 keep="${BACKUP_KEEP:-7}"
 case "$keep" in
     '' | *[!0-9]* | 0) fail "BACKUP_KEEP='$keep' is not valid: expected a whole number of backups to keep, at least 1" ;;
 esac
-compose=(docker compose -f docker-compose.prod.yml --env-file "${ENV_FILE:-.env}")
-"${compose[@]}" ps --services --status running | grep -qx db || fail "the db service is not running: start the stack first (make prod-up)"
-"${compose[@]}" ps --services --status running | grep -qx web || fail "the web service is not running: start the stack first (make prod-up)"
+require_running db web
 
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 target="$root/$stamp"

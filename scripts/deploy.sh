@@ -13,12 +13,9 @@
 # (registry/repository), DEPLOY_TAG, ENV_FILE, and SSH_OPTIONS for extra ssh
 # arguments (e.g. "-p 2222 -i ~/.ssh/deploy").
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-fail() {
-    echo "deploy: $*" >&2
-    exit 2
-}
 
 host="${DEPLOY_HOST:-}"
 path="${DEPLOY_PATH:-/srv/babyshop}"
@@ -42,7 +39,7 @@ bundle="$(mktemp -d)"
 trap 'rm -rf "$bundle"' EXIT
 mkdir -p "$bundle/scripts"
 cp docker-compose.prod.yml Caddyfile "$bundle/"
-cp scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh "$bundle/scripts/"
+cp scripts/lib.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh "$bundle/scripts/"
 {
     grep -vE '^[[:space:]]*(IMAGE|TAG|SECRETS_DIR)=' "$env_file" || true
     echo "IMAGE=$image"

@@ -8,12 +8,9 @@
 #    database stops here with its one-line message, not in a restart loop;
 # 2. start every service and wait until they are up (healthy where checked).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-fail() {
-    echo "prod-up: $*" >&2
-    exit 2
-}
 
 env_file="${ENV_FILE:-.env}"
 [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
@@ -21,7 +18,6 @@ secrets_dir="${SECRETS_DIR:-$(sed -n 's/^SECRETS_DIR=//p' "$env_file" | tail -n 
 for name in secret_key postgres_password; do
     [ -f "${secrets_dir:-./secrets}/$name" ] || fail "${secrets_dir:-./secrets}/$name not found: create the secrets with make secrets"
 done
-compose=(docker compose -f docker-compose.prod.yml --env-file "$env_file")
 
 "${compose[@]}" run --rm web python manage.py check --deploy
 "${compose[@]}" up --detach --wait --no-build

@@ -6,12 +6,9 @@
 # started again. This overwrites the current data: it refuses without
 # CONFIRM=yes.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-fail() {
-    echo "restore: $*" >&2
-    exit 2
-}
 
 backup="${BACKUP:-}"
 [ -n "$backup" ] || fail "BACKUP is not set: expected a backup directory, e.g. make restore BACKUP=backups/20260101T000000Z CONFIRM=yes"
@@ -21,8 +18,7 @@ if [ "${CONFIRM:-}" != yes ]; then
     fail "this replaces the current database and media with '$backup'. To go ahead: make restore BACKUP=$backup CONFIRM=yes"
 fi
 
-compose=(docker compose -f docker-compose.prod.yml --env-file "${ENV_FILE:-.env}")
-"${compose[@]}" ps --services --status running | grep -qx db || fail "the db service is not running: start the stack first (make prod-up)"
+require_running db
 
 echo "restore: checksums verified; stopping web"
 "${compose[@]}" stop web
