@@ -5,13 +5,16 @@ secrets); django-environ parses database URLs. This module adds the checks
 that are usually left out (``bool("0")``-style surprises, malformed URLs,
 placeholder secrets) and turns every mistake into a
 ``ConfigError`` whose message is one line naming the variable and what is
-expected. ``manage.py`` and the WSGI entry point print that line and exit
-instead of showing a traceback. No message ever contains a secret's value.
+expected. ``reported()`` turns it into ``configuration error: …`` on stderr
+and a non-zero exit, for manage.py, the WSGI entry point and gunicorn.conf.py
+alike: no traceback. No message ever contains a secret's value.
 """
 
+import ipaddress
 import os
 import re
-from pathlib import Path
+import sys
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import environ
@@ -30,17 +33,40 @@ class ConfigError(ImproperlyConfigured):
     """A setting is missing or malformed; the message is one line."""
 
 
+@contextmanager
+def reported():
+    """Exit with the one-line message of a ConfigError raised inside, no traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
 # A bare host name: letters, digits and hyphens in dot-separated labels.
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
 
 
-def _read_file(name, path):
-    """The content of NAME_FILE (a Docker secret), without its final newline."""
+# django-environ's FileAwareEnv reads NAME from the file named by NAME_FILE
+# (Docker secrets). Its mapping is used on its own, uncached: Env.get_value
+# would also take a value starting with "$" as the name of another variable,
+# a trap for passwords.
+ENVIRON = environ.FileAwareMapping(cache=False)
+
+
+def _raw(name):
+    """NAME, or the content of the file named by NAME_FILE; None when unset or blank.
+
+    Setting both forms is an error rather than a silent choice, and a file
+    that cannot be read is named in one line.
+    """
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if path and os.environ.get(name, "").strip():
+        raise ConfigError(f"both {name} and {name}_FILE are set: set only one of them")
     where = f"{name}_FILE={path!r}"
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
+        value = ENVIRON.get(name, "").strip()
     except FileNotFoundError:
         raise ConfigError(f"{where}: no such file (expected a file holding {name})") from None
     except IsADirectoryError:
@@ -51,22 +77,8 @@ def _read_file(name, path):
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where} cannot be read ({type(exc).__name__})") from None
-
-
-def _raw(name):
-    """NAME, or the content of the file named by NAME_FILE; None when unset or blank.
-
-    Every setting may come from a file (Docker secrets); setting both forms is
-    an error rather than a silent choice.
-    """
-    value = os.environ.get(name, "").strip()
-    path = os.environ.get(f"{name}_FILE", "").strip()
-    if value and path:
-        raise ConfigError(f"both {name} and {name}_FILE are set: set only one of them")
-    if path:
-        value = _read_file(name, path)
-        if not value:
-            raise ConfigError(f"{name}_FILE={path!r} is empty: it must hold {name}")
+    if path and not value:
+        raise ConfigError(f"{where} is empty: it must hold {name}")
     return value or None
 
 
@@ -117,6 +129,23 @@ def string_list(name, default):
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def networks(name, default):
+    """Comma-separated IP addresses or networks (CIDR), or "*" for any.
+
+    Returns None for "*", else a list of ip_network objects.
+    """
+    value = _raw(name) or default
+    if value.strip() == "*":
+        return None
+    try:
+        return [ipaddress.ip_network(item.strip(), strict=False) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"{name}={value!r} is not valid: expected * or comma-separated IP addresses or "
+            "networks, e.g. 172.18.0.0/16"
+        ) from None
 
 
 def secret_key(debug, dev_fallback):

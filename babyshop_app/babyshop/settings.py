@@ -5,7 +5,10 @@ malformed value raises ConfigError (see babyshop/config.py), which manage.py
 and the WSGI entry point report as one line without a traceback.
 """
 
+from datetime import timedelta
 from pathlib import Path
+
+from csp.constants import NONCE, NONE, SELF
 
 from babyshop import config
 
@@ -59,6 +62,10 @@ if BEHIND_HTTPS_PROXY:
         # Preloading is a commitment made on purpose (HSTS_PRELOAD=true),
         # not a deploy-check warning to silence by default.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Peers whose X-Forwarded-* headers are believed (gunicorn, and the client
+# address used to throttle log-ins). "*" is right when, as in
+# docker-compose.prod.yml, only the proxy can reach the web container.
+FORWARDED_ALLOW_IPS = config.networks("FORWARDED_ALLOW_IPS", default="*")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -70,6 +77,7 @@ INSTALLED_APPS = [
     # development behaves like production.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "babyshop",
     "users",
     "products",
@@ -80,6 +88,8 @@ MIDDLEWARE = [
     # redirects, so container healthchecks work on 127.0.0.1.
     "babyshop.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -87,6 +97,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database that is down answers 503 at once instead of a 500.
+    "babyshop.health.DatabaseUnavailableMiddleware",
+    # Last, as django-axes requires: turns a lock-out into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "babyshop.urls"
@@ -103,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "products.context_processors.categories",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -111,11 +126,18 @@ TEMPLATES = [
 DATABASES = {"default": config.database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = config.integer("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Short, so that pages answer 503 quickly while the database is away.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = config.integer(
-    "DB_CONNECT_TIMEOUT", default=5, minimum=1
+    "DB_CONNECT_TIMEOUT", default=2, minimum=1
 )
 
 AUTH_USER_MODEL = "users.User"
+# django-axes checks first: a locked-out client or username is refused before
+# any password is hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -142,9 +164,25 @@ STORAGES = {
     # collectstatic, served by WhiteNoise with far-future cache headers.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Uploads larger than this are refused by Django (bytes); 10 MB by default.
-DATA_UPLOAD_MAX_MEMORY_SIZE = config.integer("MAX_UPLOAD_SIZE", default=10 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Uploads: a file over MAX_UPLOAD_SIZE gets a form error; a request body over
+# MAX_REQUEST_BODY is refused before it is read (the proxy answers 413 for the
+# same limit), so no request can fill the disk. Files up to MAX_UPLOAD_SIZE
+# stay in memory; images over MAX_IMAGE_PIXELS are refused from their header,
+# never decoded (decompression bombs).
+MAX_UPLOAD_SIZE = config.integer("MAX_UPLOAD_SIZE", default=10 * 1024 * 1024, minimum=1)
+MAX_REQUEST_BODY = config.integer("MAX_REQUEST_BODY", default=11 * 1024 * 1024, minimum=1)
+if MAX_REQUEST_BODY <= MAX_UPLOAD_SIZE:
+    raise config.ConfigError(
+        f"MAX_REQUEST_BODY={MAX_REQUEST_BODY} is not above MAX_UPLOAD_SIZE={MAX_UPLOAD_SIZE}: "
+        "leave room for the form around the file (e.g. 1 MiB more)"
+    )
+MAX_IMAGE_PIXELS = config.integer("MAX_IMAGE_PIXELS", default=40_000_000, minimum=1)
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_SIZE
+FILE_UPLOAD_HANDLERS = [
+    "babyshop.uploads.RequestBodyLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -153,8 +191,73 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
+# Content-Security-Policy on every page, the admin included: scripts, styles,
+# images and fonts from this site only; no inline code, no eval (a template
+# that needs an inline <script> gives it nonce="{{ CSP_NONCE }}"). Neither our
+# templates nor Django's admin need inline styles, so none are allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    },
+}
+# Browser features this shop never uses, switched off for it and any frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+
+# Log-in throttling (django-axes), for the site and the admin: after
+# LOGIN_FAILURE_LIMIT failures from one client address, or for one username,
+# further attempts are refused with a 429 page for LOGIN_LOCKOUT_MINUTES
+# without checking the password. A success resets the count;
+# `manage.py axes_reset_username NAME` unlocks someone at once.
+AXES_FAILURE_LIMIT = config.integer("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=config.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "babyshop.proxy.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Its warnings name the username and address, as the access log does.
+AXES_SENSITIVE_PARAMETERS = []
+
 # Everything to stdout, one line per record, for `docker compose logs`.
 LOG_LEVEL = config.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO")
+
+# Container start-up (entrypoint.sh runs `manage.py prestart`, which loads
+# these settings, so a bad value anywhere stops the container before gunicorn).
+MIGRATE_ON_START = config.boolean("MIGRATE_ON_START", default=True)
+DB_WAIT_TIMEOUT = config.integer("DB_WAIT_TIMEOUT", default=60)
+SEED_DEMO = config.boolean("SEED_DEMO", default=False)
+# gunicorn (read by gunicorn.conf.py).
+GUNICORN = {
+    "port": config.integer("PORT", default=8000, minimum=1),
+    "workers": config.integer("WEB_CONCURRENCY", default=2, minimum=1),
+    "threads": config.integer("GUNICORN_THREADS", default=4, minimum=1),
+    "timeout": config.integer("GUNICORN_TIMEOUT", default=30, minimum=1),
+    "graceful_timeout": config.integer("GUNICORN_GRACEFUL_TIMEOUT", default=20),
+    "max_requests": config.integer("GUNICORN_MAX_REQUESTS", default=1000),
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -173,5 +276,7 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # django-axes narrates every attempt at INFO; failures and lock-outs are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db import models
 
+from products.forms import UploadedImageField
 from products.models import Category, Product
 
 
@@ -20,3 +22,4 @@ class ProductAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     date_hierarchy = "created_at"
+    formfield_overrides = {models.ImageField: {"form_class": UploadedImageField}}

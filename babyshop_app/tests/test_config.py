@@ -21,8 +21,8 @@ APP_VARIABLES = (
 )
 
 
-def manage(*args, **variables):
-    """Run manage.py in a fresh process with exactly these app variables."""
+def manage(*args, program=("manage.py",), **variables):
+    """Run manage.py (or another program) in a fresh process with exactly these app variables."""
     env = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
     env.update(
         {
@@ -38,7 +38,7 @@ def manage(*args, **variables):
         else:
             env[name] = value
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [*program, *args] if program[0] != "manage.py" else [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,
@@ -266,3 +266,51 @@ class TestStartup:
         manifest = (tmp_path / "staticfiles.json").read_text()
         assert "css/site.css" in manifest
         assert list(tmp_path.glob("css/site.*.css.gz")), "compressed, hashed copies are made"
+
+
+class TestOnePlace:
+    """Every variable, gunicorn's and the entrypoint's included, is checked by
+    the settings module, with one message format, before anything starts."""
+
+    @pytest.mark.parametrize(
+        ("name", "value", "message"),
+        [
+            ("WEB_CONCURRENCY", "lots", "WEB_CONCURRENCY='lots' is not valid: expected a whole number >= 1"),
+            ("GUNICORN_TIMEOUT", "0", "GUNICORN_TIMEOUT='0' is not valid: expected a whole number >= 1"),
+            ("PORT", "http", "PORT='http' is not valid"),
+            ("MIGRATE_ON_START", "sure", "MIGRATE_ON_START='sure' is not a boolean"),
+            ("DB_WAIT_TIMEOUT", "soon", "DB_WAIT_TIMEOUT='soon' is not valid"),
+            ("FORWARDED_ALLOW_IPS", "the proxy", "FORWARDED_ALLOW_IPS='the proxy' is not valid"),
+            ("MAX_REQUEST_BODY", "1000", "MAX_REQUEST_BODY=1000 is not above MAX_UPLOAD_SIZE=10485760"),
+            ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT='0' is not valid"),
+        ],
+    )
+    def test_the_container_start_step_reports_it(self, name, value, message):
+        assert_config_error(manage("prestart", **{name: value}), message)
+
+    def test_gunicorn_reads_the_same_settings(self):
+        """(gunicorn itself reads WEB_CONCURRENCY when imported, with a
+        traceback for a bad value: prestart has stopped the container before.)"""
+        result = manage(
+            "--check-config", "--config", "gunicorn.conf.py", "babyshop.wsgi",
+            program=("gunicorn",), GUNICORN_THREADS="lots",
+        )  # fmt: skip
+        assert_config_error(result, "GUNICORN_THREADS='lots' is not valid")
+
+    def test_gunicorn_gets_the_values(self):
+        show = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['bind'], c['loglevel'])"  # noqa: E501
+        result = manage(
+            "-c", show, program=(sys.executable,), WEB_CONCURRENCY="3", PORT="9000", LOG_LEVEL="warning"
+        )
+        assert result.stdout.strip() == "3 0.0.0.0:9000 warning", result.stderr
+
+    def test_a_value_starting_with_a_dollar_is_taken_as_it_is(self, monkeypatch):
+        """django-environ's Env would read "$HOME" as the value of HOME."""
+        monkeypatch.setenv("DATABASE_URL", "postgres://shop@db/shop")
+        monkeypatch.setenv("DATABASE_PASSWORD", "$HOME")
+        assert config.database()["PASSWORD"] == "$HOME"
+
+    def test_the_entrypoint_checks_nothing_itself(self):
+        entrypoint = (settings.BASE_DIR.parent / "entrypoint.sh").read_text()
+        commands = [line for line in entrypoint.splitlines() if line and not line.startswith("#")]
+        assert commands == ["set -eu", "python manage.py prestart", 'exec "$@"']

@@ -1,12 +1,27 @@
+"""Liveness, readiness, and pages while the database is away."""
+
+import threading
+import time
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from babyshop import health
+
+
+@pytest.fixture(autouse=True)
+def fresh_readiness(monkeypatch):
+    """Each test starts with no remembered readiness answer."""
+    monkeypatch.setattr(health, "database_ready", health.Readiness(health.READYZ_INTERVAL))
+
 
 @pytest.fixture
 def database_down(monkeypatch):
-    """Point the connection settings at a port where nothing listens."""
+    """Point the connection settings at a port where nothing listens, and drop
+    any open connection so that the next query has to reconnect."""
+    connection.close()
     monkeypatch.setitem(connection.settings_dict, "PORT", "1")
 
 
@@ -64,3 +79,77 @@ def test_migrate_locked_applies_nothing_twice(capsys):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
         assert cursor.fetchone()[0] == 0, "the lock is released afterwards"
+
+
+def test_readyz_relayed_by_the_proxy_is_not_found(client):
+    """The proxy sets X-Forwarded-For: such a request never reaches the check."""
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED"):
+        assert client.get("/readyz", **{header: "203.0.113.9"}).status_code == 404
+
+
+def test_readyz_checks_the_database_once_for_a_burst(monkeypatch):
+    """Twenty concurrent calls open one connection, not twenty: callers share
+    the check under way and its answer for READYZ_INTERVAL."""
+    calls = []
+
+    def slow_ping(timeout):
+        calls.append(timeout)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(health, "ping_database", slow_ping)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(health.database_ready())) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [True] * 20
+    assert len(calls) == 1
+
+
+def test_readyz_checks_again_after_its_interval(monkeypatch):
+    calls = []
+    monkeypatch.setattr(health, "ping_database", calls.append)
+    ready = health.Readiness(interval=0.05)
+    ready(), ready()
+    time.sleep(0.06)
+    ready()
+    assert len(calls) == 2
+
+
+# transaction=True: no test transaction around the request, so connections
+# close and reopen as they do in a server.
+@pytest.mark.django_db(transaction=True)
+def test_pages_answer_503_at_once_while_the_database_is_away(client, database_down):
+    started = time.monotonic()
+    response = client.get("/")
+    assert time.monotonic() - started < 3
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(health.RETRY_AFTER)
+    assert b"cannot reach its database" in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_come_back_with_the_database(client, monkeypatch):
+    assert client.get("/").status_code == 200
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "PORT", "1")
+    assert client.get("/").status_code == 503
+    monkeypatch.undo()
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_other_database_errors_stay_errors(client, monkeypatch):
+    """A bug that raises OperationalError while the database is fine is a 500,
+    not an outage page that would hide it."""
+    from django.db import OperationalError
+
+    from products import views
+
+    def broken(*args, **kwargs):
+        raise OperationalError("a bug, not an outage")
+
+    monkeypatch.setattr(views.ProductListView, "get_queryset", broken)
+    client.raise_request_exception = False
+    assert client.get("/").status_code == 500

@@ -12,5 +12,6 @@ class RegisterView(CreateView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        login(self.request, self.object)
+        # Named, since django-axes adds a second authentication backend.
+        login(self.request, self.object, backend="django.contrib.auth.backends.ModelBackend")
         return response

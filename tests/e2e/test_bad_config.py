@@ -72,6 +72,14 @@ CASES = {
     ),
     "WEB_CONCURRENCY not a number": ({"WEB_CONCURRENCY": "lots"}, "WEB_CONCURRENCY='lots' is not valid"),
     "HSTS_SECONDS negative": ({"HSTS_SECONDS": "-1"}, "HSTS_SECONDS='-1' is not valid"),
+    "body limit under the upload limit": (
+        {"MAX_REQUEST_BODY": "1048576"},
+        "MAX_REQUEST_BODY=1048576 is not above MAX_UPLOAD_SIZE=10485760",
+    ),
+    "FORWARDED_ALLOW_IPS not addresses": (
+        {"FORWARDED_ALLOW_IPS": "proxy"},
+        "FORWARDED_ALLOW_IPS='proxy' is not valid: expected * or comma-separated IP addresses",
+    ),
 }
 
 
