@@ -162,10 +162,14 @@ push: ## Build the production image with OCI labels, push it as :<git sha> and :
 	docker push $(REGISTRY)/$(IMAGE):$(GIT_SHA)
 	docker push $(REGISTRY)/$(IMAGE):latest
 
+# $(call quote,VALUE): VALUE as one single-quoted shell word, so that a path
+# with spaces or quotes reaches the script intact.
+quote = '$(subst ','\'',$(1))'
+
 .PHONY: deploy
 deploy: ## Deploy REGISTRY/IMAGE:TAG (default: this commit) to DEPLOY_HOST=user@host over SSH; the VM only pulls
-	DEPLOY_HOST="$(DEPLOY_HOST)" DEPLOY_PATH="$(DEPLOY_PATH)" DEPLOY_IMAGE="$(REGISTRY)/$(IMAGE)" DEPLOY_TAG="$(TAG)" \
-	  scripts/deploy.sh
+	DEPLOY_HOST=$(call quote,$(DEPLOY_HOST)) DEPLOY_PATH=$(call quote,$(DEPLOY_PATH)) \
+	  DEPLOY_IMAGE=$(call quote,$(REGISTRY)/$(IMAGE)) DEPLOY_TAG=$(call quote,$(TAG)) scripts/deploy.sh
 
 .PHONY: rollback
 rollback: ## Redeploy an image pushed earlier: make rollback TAG=<earlier git sha> DEPLOY_HOST=user@host
@@ -179,7 +183,7 @@ backup: ## Back up the production database and media to ./backups/<UTC time> wit
 
 .PHONY: restore
 restore: ## Restore a backup into the running production stack: make restore BACKUP=backups/<time> CONFIRM=yes
-	BACKUP="$(BACKUP)" CONFIRM="$(CONFIRM)" scripts/restore.sh
+	BACKUP=$(call quote,$(BACKUP)) CONFIRM=$(call quote,$(CONFIRM)) scripts/restore.sh
 
 .PHONY: clean
 clean: ## Remove the dev stack, its volumes and images, and local caches

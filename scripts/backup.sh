@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Back up the running production stack (make backup): the database as a
-# pg_dump custom-format archive taken inside the db container, the media
-# volume as a tar archive, and a SHA256SUMS manifest, in
-# BACKUP_DIR/<UTC time>/ (default ./backups). Keeps the newest BACKUP_KEEP
-# backups (default 7) and deletes older ones.
+# Back up the running production stack (make backup; nightly on a VM through
+# the systemd timer in deploy/systemd): the database as a pg_dump
+# custom-format archive taken inside the db container, the media volume as a
+# tar archive, row counts and a SHA256SUMS manifest, in
+# BACKUP_DIR/<UTC time>/ (default ./backups).
+#
+# Both archives are read through to their ends before the manifest is
+# written, so a backup with a manifest is one that restores. Then the copy
+# hook BACKUP_COPY_COMMAND (a shell command; the backup directory is its "$1")
+# takes it off the machine; if the hook fails, this fails and deletes
+# nothing. Last, retention: the newest BACKUP_KEEP (default 7) backups that
+# pass their checksums stay, everything older goes. Each setting comes from
+# the environment or else from ENV_FILE (default .env).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 
-root="${BACKUP_DIR:-backups}"
-keep="${BACKUP_KEEP:-7}"
+root="$(setting BACKUP_DIR backups)"
+keep="$(setting BACKUP_KEEP 7)"
+copy_command="$(setting BACKUP_COPY_COMMAND)"
 case "$keep" in
     '' | *[!0-9]* | 0) fail "BACKUP_KEEP='$keep' is not valid: expected a whole number of backups to keep, at least 1" ;;
 esac
@@ -20,26 +29,59 @@ stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 target="$root/$stamp"
 partial="$root/.$stamp.partial"
 [ ! -e "$target" ] || fail "$target exists already: wait a second and run it again"
-mkdir -p "$partial"
-trap 'rm -rf "$partial"' EXIT
-chmod 700 "$root" "$partial"
+# Only what this creates is made private: BACKUP_DIR may be a shared mount
+# whose permissions are someone else's choice.
+if [ ! -d "$root" ]; then
+    mkdir -p -- "$root"
+    chmod 700 -- "$root"
+fi
+mkdir -m 700 -- "$partial"
+trap 'rm -rf -- "$partial"' EXIT
 
 # Inside the db container, over its local socket: no password needed here.
 # shellcheck disable=SC2016  # expanded by the container's shell
 "${compose[@]}" exec -T db sh -c 'pg_dump --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" --format=custom' \
     >"$partial/database.dump"
-"${compose[@]}" exec -T web tar -C /app/media -cf - . >"$partial/media.tar"
+# A restore in progress stages its files in dot directories of the volume
+# (scripts/restore.sh); they are not part of the shop's media.
+"${compose[@]}" exec -T web tar -C /app/media --exclude='./.restore-*' --exclude='./.previous-*' -cf - . \
+    >"$partial/media.tar"
 "${compose[@]}" exec -T web python manage.py shell --verbosity 0 -c \
     "from products.models import Product, Category; print(f'products={Product.objects.count()} categories={Category.objects.count()}')" \
     >"$partial/contents.txt"
+problem="$(check_archives "$partial")" || fail "the backup just taken is unusable, so it was not kept: $problem"
 (cd "$partial" && sha256sum database.dump media.tar contents.txt >SHA256SUMS)
 
-mv "$partial" "$target"
+mv -- "$partial" "$target"
 trap - EXIT
-echo "backup: $target ($(du -sh "$target" | cut -f1); $(cat "$target/contents.txt"))"
+echo "backup: $target ($(du -sh -- "$target" | cut -f1); $(cat -- "$target/contents.txt"))"
 
-# Retention: the newest $keep backups stay.
-find "$root" -mindepth 1 -maxdepth 1 -type d -name '20*Z' | sort | head -n "-$keep" | while read -r old; do
-    rm -rf "$old"
-    echo "backup: removed $old (BACKUP_KEEP=$keep)"
-done
+if [ -n "$copy_command" ]; then
+    # The user's own shell command, e.g. rsync -a "$1" backup@host:babyshop/
+    sh -c "$copy_command" backup-copy "$(cd -- "$target" && pwd)" \
+        || fail "BACKUP_COPY_COMMAND failed (exit $?): $target was NOT copied off this machine; it is kept, and no backup was deleted"
+    echo "backup: $target copied by BACKUP_COPY_COMMAND"
+fi
+
+# Retention: keep the newest $keep backups that pass their checksums (a
+# damaged or incomplete one does not count), and delete everything older
+# than the oldest of them. Fewer good ones than that: delete nothing.
+good=0
+oldest_kept=""
+while read -r name; do
+    if (cd -- "$root/$name" && sha256sum --check --quiet --strict SHA256SUMS >/dev/null 2>&1); then
+        good=$((good + 1))
+        oldest_kept="$name"
+        [ "$good" -lt "$keep" ] || break
+    else
+        echo "backup: $root/$name fails its checksums or is incomplete: not counted as one of BACKUP_KEEP=$keep" >&2
+    fi
+done < <(find "$root" -mindepth 1 -maxdepth 1 -type d -name '20*Z' -printf '%f\n' | sort -r)
+if [ "$good" -ge "$keep" ]; then
+    find "$root" -mindepth 1 -maxdepth 1 -type d -name '20*Z' -printf '%f\n' | sort | while read -r name; do
+        if [[ "$name" < "$oldest_kept" ]]; then
+            rm -rf -- "${root:?}/$name"
+            echo "backup: removed $root/$name (BACKUP_KEEP=$keep)"
+        fi
+    done
+fi

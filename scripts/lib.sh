@@ -20,3 +20,32 @@ require_running() {
         grep -qx "$service" <<<"$running" || fail "the $service service is not running: start the stack first (make prod-up)"
     done
 }
+
+# setting NAME [DEFAULT]: the value of NAME from the environment, else its
+# last NAME=value line in ENV_FILE (one pair of surrounding quotes removed,
+# as Compose reads it), else DEFAULT. So a systemd timer, which starts with an
+# empty environment, finds the same settings as the stack.
+setting() {
+    local name="$1" value
+    if [ -n "${!name+set}" ]; then
+        printf '%s\n' "${!name}"
+        return
+    fi
+    value="$(sed -n "s/^[[:space:]]*$name=//p" "${ENV_FILE:-.env}" 2>/dev/null | tail -n 1)"
+    case "$value" in
+        \'*\' | \"*\") value="${value:1:${#value}-2}" ;;
+    esac
+    printf '%s\n' "${value:-${2:-}}"
+}
+
+# check_archives DIR: read DIR/database.dump and DIR/media.tar through to
+# their ends, in the db container (pg_restore and GNU tar are there). A
+# checksum only proves the files are what was written; a dump truncated
+# before its checksum was taken passes `pg_restore --list` (the table of
+# contents comes first) and fails only here, where every data block is read.
+check_archives() {
+    "${compose[@]}" exec -T db pg_restore --file=/dev/null <"$1/database.dump" \
+        || { echo "$1/database.dump cannot be read through: it is not a complete pg_dump archive"; return 1; }
+    "${compose[@]}" exec -T db tar -tf - <"$1/media.tar" >/dev/null \
+        || { echo "$1/media.tar cannot be listed through: it is not a complete tar archive"; return 1; }
+}

@@ -267,3 +267,9 @@ def make(*args, cwd=ROOT, env=None, check=True, timeout=900):
     """Run a make target the way a user would."""
     return run("make", "--no-print-directory", *args, cwd=cwd, env={**os.environ, **(env or {})},
                check=check, timeout=timeout)  # fmt: skip
+
+
+def last_line(result):
+    """A script's own last word on stderr: make (or a sub-make, make[1]) adds
+    its "*** ... Error 2" line after it."""
+    return [line for line in result.stderr.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\*", line)][-1]

@@ -1,11 +1,14 @@
-"""make backup / make restore: a backup that provably restores."""
+"""make backup / make restore: a backup that provably restores, and a restore
+that changes everything or nothing."""
 
 import shutil
+import stat
+import subprocess
 import time
 
 import pytest
 
-from conftest import Stack, make, png
+from conftest import IMAGE, ROOT, TAG, Stack, inspect, last_line, make, png, run
 
 PRODUCTS_DIGEST = (
     "SELECT md5(string_agg(concat_ws('|', p.id, p.name, p.slug, p.description, p.price, p.image,"
@@ -13,6 +16,68 @@ PRODUCTS_DIGEST = (
     " FROM products_product p JOIN products_category c ON c.id = p.category_id"
 )
 MEDIA_DIGEST = "cd /app/media && find . -type f | sort | xargs sha256sum"
+# A migration the image under test does not have, as a later release would
+# add it: a nullable column, and a check that refuses to migrate a database
+# holding the category REFUSED (a migration that fails on old data).
+NEWER_NAME = "9000_e2e_newer_schema"
+NEWER_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("products", "LEAF")]
+    operations = [
+        migrations.AddField("product", "e2e_note", models.TextField(null=True)),
+        migrations.RunSQL(
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM products_category WHERE slug = 'refuses-migration')"
+            " THEN RAISE EXCEPTION 'e2e: refuses-migration cannot be migrated'; END IF; END $$",
+            migrations.RunSQL.noop,
+        ),
+    ]
+"""
+REFUSED = "INSERT INTO products_category (name, slug) VALUES ('Refuses migration', 'refuses-migration')"
+NOT_REFUSED = "DELETE FROM products_category WHERE slug = 'refuses-migration'"
+APPLIED = "SELECT count(*) FROM django_migrations WHERE name = '9000_e2e_newer_schema'"
+
+
+def operate(stack, **extra):
+    """The environment `make` needs to act on this stack, as a user's shell has it."""
+    return {"ENV_FILE": str(stack.env_file), "COMPOSE_PROJECT_NAME": stack.project, **extra}
+
+
+def snapshot(stack):
+    """Everything a failed restore must leave exactly as it was."""
+    return {
+        "products": stack.psql(PRODUCTS_DIGEST),
+        "media": stack.exec("web", "sh", "-c", MEDIA_DIGEST).stdout,
+        "media entries": stack.exec("web", "ls", "-A", "/app/media").stdout,
+        "databases": stack.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"),
+    }
+
+
+def web_instance(stack):
+    """The web container and when it started: changes if it was stopped or replaced."""
+    (container,) = stack.containers("web")
+    return container, inspect(container, "{{.State.StartedAt}}")
+
+
+def restore(stack, backup):
+    started = time.monotonic()
+    result = make("restore", f"BACKUP={backup}", "CONFIRM=yes", env=operate(stack), check=False)
+    return result, time.monotonic() - started
+
+
+def backup_now(stack, backups, **extra):
+    """`make backup` into BACKUP_DIR=backups; the new backup's directory."""
+    before = set(backups.iterdir()) if backups.exists() else set()
+    make("backup", env=operate(stack, BACKUP_DIR=str(backups), **extra))
+    (new,) = set(backups.iterdir()) - before
+    time.sleep(1.1)  # backups are named by the second
+    return new
+
+
+def verified(backup):
+    check = run("sha256sum", "--check", "--quiet", "--strict", "SHA256SUMS", cwd=backup, check=False)
+    return check.returncode == 0
 
 
 @pytest.fixture
@@ -24,7 +89,40 @@ def vault(image, tmp_path):
         stack.down()
 
 
+@pytest.fixture(scope="module")
+def newer_image(image, tmp_path_factory):
+    """The image under test plus one migration: the next release, as far as
+    the database is concerned."""
+    migrations = ROOT / "babyshop_app" / "products" / "migrations"
+    leaf = max(path.stem for path in migrations.glob("[0-9]*.py"))
+    context = tmp_path_factory.mktemp("newer")
+    (context / f"{NEWER_NAME}.py").write_text(NEWER_MIGRATION.replace("LEAF", leaf))
+    (context / "Dockerfile").write_text(f"FROM {image}\nCOPY {NEWER_NAME}.py /app/products/migrations/\n")
+    tag = f"{TAG}-newer"
+    run("docker", "build", "--quiet", "--tag", f"{IMAGE}:{tag}", str(context))
+    yield tag
+    run("docker", "image", "rm", "--force", f"{IMAGE}:{tag}", check=False)
+
+
+@pytest.fixture(scope="module")
+def shop(image, newer_image, tmp_path_factory):
+    """A seeded shop with one upload, shared by the restores that must fail
+    (and leave it as it was) and by the retention tests. newer_image is
+    requested first so that it is removed only after this stack is down."""
+    stack = Stack(tmp_path_factory.mktemp("shop"), "shop", SEED_DEMO="true")
+    try:
+        stack.up()
+        stack.trust_proxy_ca()
+        stack.login_admin()
+        stack.upload_product("shop-bib", png(16, 16, (200, 40, 40)))
+        yield stack
+    finally:
+        stack.down()
+
+
 def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
+    """The round trip: every product row and media byte comes back into empty
+    volumes, and the restore leaves no staging database or directory behind."""
     operate = {"ENV_FILE": str(vault.env_file), "COMPOSE_PROJECT_NAME": vault.project}
     backups = tmp_path / "backups"
     make("prod-up", env=operate)
@@ -48,12 +146,14 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
         "media.tar",
     ]
     assert (backup / "contents.txt").read_text().strip() == "products=25 categories=4"
+    assert stat.S_IMODE(backups.stat().st_mode) == 0o700, "a backup directory it creates is private"
 
     # Lose everything: containers and volumes; then an empty stack.
     make("prod-destroy", "CONFIRM=yes", env=operate)
     vault.env_file.write_text(vault.env_file.read_text().replace("SEED_DEMO=true", "SEED_DEMO=false"))
     make("prod-up", env=operate)
     assert vault.psql("SELECT count(*) FROM products_product") == "0"
+    databases = vault.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")
 
     refused = make("restore", f"BACKUP={backup}", env=operate, check=False)
     assert refused.returncode != 0
@@ -71,6 +171,8 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
     restore_seconds = time.monotonic() - started
     assert vault.psql(PRODUCTS_DIGEST) == products
     assert vault.exec("web", "sh", "-c", MEDIA_DIGEST).stdout == media
+    assert vault.exec("web", "ls", "-A", "/app/media").stdout.split() == ["products"]
+    assert vault.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") == databases
     vault.wait_for_proxy()
     vault.trust_proxy_ca()
     page = vault.get("/products/backed-up-bib/")
@@ -82,12 +184,144 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
     )
 
 
-def test_backup_keeps_the_newest_backup_keep(vault, tmp_path):
-    operate = {"ENV_FILE": str(vault.env_file), "COMPOSE_PROJECT_NAME": vault.project}
-    vault.up()
+def test_a_truncated_dump_is_refused_before_anything_stops(shop, tmp_path, figures):
+    """A dump cut short whose checksums were recomputed after the damage: the
+    full read refuses it before web is stopped or anything is changed."""
+    good = backup_now(shop, tmp_path / "backups")
+    damaged = tmp_path / "damaged"
+    shutil.copytree(good, damaged)
+    dump = damaged / "database.dump"
+    # The table of contents comes first and stays whole; the data is cut.
+    dump.write_bytes(dump.read_bytes()[:-1024])
+    run("sh", "-c", "sha256sum database.dump media.tar contents.txt >SHA256SUMS", cwd=damaged)
+    command, options = shop._command(["exec", "-T", "db", "pg_restore", "--list"])
+    with dump.open("rb") as stdin:
+        listed = subprocess.run(command, stdin=stdin, capture_output=True, check=False, **options)
+    assert listed.returncode == 0, "the damage is of the kind pg_restore --list does not see"
+    before, web = snapshot(shop), web_instance(shop)
+
+    result, seconds = restore(shop, damaged)
+    assert result.returncode != 0
+    assert last_line(result) == (
+        f"restore: verify step failed: {damaged}/database.dump cannot be read through:"
+        " it is not a complete pg_dump archive; nothing was changed"
+    )
+    assert snapshot(shop) == before
+    assert web_instance(shop) == web, "web was never stopped"
+    assert shop.get("/products/shop-bib/").status_code == 200
+    figures.append(
+        f"restore of a truncated dump (checksums recomputed): refused at verify in {seconds:.1f}s; "
+        "products, media and databases unchanged, web never restarted"
+    )
+
+
+def test_a_backup_that_fails_to_restore_leaves_the_live_data_serving(shop, tmp_path, figures):
+    """A backup that passes every check but fails half-way through pg_restore
+    (a GRANT to a role that no longer exists): the new database is dropped,
+    the live one was never touched and web kept serving."""
+    shop.psql("CREATE ROLE ghost; GRANT SELECT ON products_product TO ghost")
+    try:
+        haunted = backup_now(shop, tmp_path / "backups")
+    finally:
+        shop.psql("DROP OWNED BY ghost; DROP ROLE ghost")
+    before, web = snapshot(shop), web_instance(shop)
+
+    result, seconds = restore(shop, haunted)
+    assert result.returncode != 0
+    assert 'role "ghost" does not exist' in result.stderr
+    assert last_line(result).startswith("restore: database step failed: pg_restore could not restore")
+    assert last_line(result).endswith("the live database and media were not touched")
+    assert snapshot(shop) == before, "no leftover database or staging directory either"
+    assert web_instance(shop) == web, "web was never stopped"
+    assert shop.get("/products/shop-bib/").status_code == 200
+    figures.append(
+        f"restore failing in pg_restore (GRANT to a dropped role): {seconds:.1f}s, nothing changed"
+    )
+
+
+def test_backup_keeps_the_newest_backup_keep(shop, tmp_path):
+    """Retention keeps the newest BACKUP_KEEP backups that pass their
+    checksums: a damaged one is neither counted nor the reason a good one
+    goes. And a BACKUP_DIR that exists keeps its permissions."""
     backups = tmp_path / "backups"
+    backups.mkdir(mode=0o755)
     for _ in range(3):
-        make("backup", env={**operate, "BACKUP_DIR": str(backups), "BACKUP_KEEP": "2"})
-        time.sleep(1.1)  # backups are named by the second
+        backup_now(shop, backups, BACKUP_KEEP="2")
     names = sorted(p.name for p in backups.iterdir())
     assert len(names) == 2
+    assert stat.S_IMODE(backups.stat().st_mode) == 0o755, "a directory it did not create keeps its mode"
+
+    # The newest backup is damaged: it does not count, so the older good one stays.
+    damaged = backups / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    shutil.copytree(backups / names[-1], damaged)
+    (damaged / "media.tar").write_bytes(b"damaged")
+    time.sleep(1.1)
+    newest = backup_now(shop, backups, BACKUP_KEEP="2")
+    assert sorted(p.name for p in backups.iterdir()) == [names[-1], damaged.name, newest.name]
+
+
+def test_the_copy_hook_takes_each_backup_off_the_machine(shop, tmp_path):
+    """BACKUP_COPY_COMMAND, read from the env file as a timer would find it,
+    runs with the backup directory as $1; a failing hook fails the backup
+    loudly, keeps it and deletes nothing."""
+    offsite = tmp_path / "offsite"
+    offsite.mkdir()
+    backups = tmp_path / "backups"
+    settings = shop.env_file.read_text()
+    shop.env_file.write_text(settings + f'BACKUP_COPY_COMMAND=\'cp -r "$1" "{offsite}/"\'\n')
+    try:
+        first = backup_now(shop, backups)
+        second = backup_now(shop, backups)
+        assert sorted(p.name for p in offsite.iterdir()) == [first.name, second.name]
+        assert verified(offsite / second.name)
+
+        failed = make("backup", env=operate(shop, BACKUP_DIR=str(backups), BACKUP_KEEP="1",
+                                            BACKUP_COPY_COMMAND="false"), check=False)  # fmt: skip
+    finally:
+        shop.env_file.write_text(settings)
+    assert failed.returncode != 0
+    (kept,) = set(backups.iterdir()) - {first, second}
+    assert last_line(failed) == (
+        f"backup: BACKUP_COPY_COMMAND failed (exit 1): {kept} was NOT copied off this machine;"
+        " it is kept, and no backup was deleted"
+    )
+    assert verified(kept)
+    assert {first, second} <= set(backups.iterdir()), "retention was skipped"
+
+
+def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
+    """A backup taken before a release restores under the release's image:
+    the new database gets the newer migrations when web starts. When such a
+    migration fails on the restored data, the previous database and media
+    are swapped back and served."""
+    backups = tmp_path / "backups"
+    older = backup_now(shop, backups)
+    older_products = shop.psql(PRODUCTS_DIGEST)
+    shop.psql(REFUSED)
+    refused = backup_now(shop, backups)
+    shop.psql(NOT_REFUSED)
+
+    # The release: its migration runs when prod-up starts it.
+    shop.env_file.write_text(shop.env_file.read_text().replace(f"TAG={TAG}\n", f"TAG={newer_image}\n"))
+    make("prod-up", env=operate(shop))
+    assert shop.psql(APPLIED) == "1"
+    shop.psql("UPDATE products_product SET price = price + 1")
+
+    result, seconds = restore(shop, older)
+    assert result.returncode == 0, result.stderr
+    assert shop.psql(PRODUCTS_DIGEST) == older_products
+    assert shop.psql(APPLIED) == "1", "the restored database was migrated"
+    assert shop.get("/products/shop-bib/").status_code == 200
+    figures.append(f"restore of a backup older than the schema (newer migration applied): {seconds:.1f}s")
+
+    before = snapshot(shop)
+    result, seconds = restore(shop, refused)
+    assert result.returncode != 0
+    assert "cannot be migrated" in result.stderr
+    assert last_line(result).startswith("restore: start step failed: web did not start on the restored data")
+    assert "the previous database and media were put back and web runs again" in last_line(result)
+    assert snapshot(shop) == before
+    health = inspect(web_instance(shop)[0], "{{.State.Health.Status}}")
+    assert health == "healthy"
+    assert shop.get("/products/shop-bib/").status_code == 200
+    figures.append(f"restore whose newer migration fails on the backup: swapped back in {seconds:.1f}s")

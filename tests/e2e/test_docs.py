@@ -7,6 +7,7 @@ from conftest import ROOT
 SOURCES = {
     "babyshop_app/babyshop/settings.py": r'config\.\w+\(\s*"([A-Z][A-Z0-9_]+)"',
     "Caddyfile": r"\{\$([A-Z][A-Z0-9_]+)",
+    "scripts/backup.sh": r"setting ([A-Z][A-Z0-9_]+)",
     "docker-compose.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.prod.yml": r"\$\{([A-Z][A-Z0-9_]+)",
 }

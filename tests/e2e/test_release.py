@@ -7,7 +7,9 @@ deploy user reaches its own.
 """
 
 import getpass
+import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import threading
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUN_ID, client, free_port, inspect, make, run, wait_for_https
+from conftest import RUN_ID, client, free_port, inspect, last_line, make, run, wait_for_https
 
 REVISION = "org.opencontainers.image.revision"
 
@@ -45,15 +47,32 @@ def registry():
         yield f"127.0.0.1:{port}"
     finally:
         run("docker", "rm", "--force", "--volumes", name, check=False)
+        # What was pushed or pulled under this registry's name, here and on the stand-in VM.
+        images = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        ours = [image for image in images if image.startswith(f"127.0.0.1:{port}/")]
+        if ours:
+            run("docker", "image", "rm", "--force", *ours, check=False)
 
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
-    """A clean clone of this repository: `make push` builds what is committed."""
+    """A clone of this repository with the working tree committed on top:
+    `make push` builds what is committed, and the deploy runs the scripts
+    under test."""
+    root = Path(__file__).resolve().parents[2]
     path = tmp_path_factory.mktemp("checkout") / "babyshop"
-    run("git", "clone", "--quiet", str(Path(__file__).resolve().parents[2]), str(path))
+    run("git", "clone", "--quiet", str(root), str(path))
     run("git", "-C", str(path), "config", "user.email", "e2e@example.com")
     run("git", "-C", str(path), "config", "user.name", "e2e")
+    listed = run("git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.stdout.split("\0")):
+        if (root / name).is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, path / name)
+        else:
+            (path / name).unlink(missing_ok=True)
+    run("git", "-C", str(path), "add", "--all")
+    run("git", "-C", str(path), "commit", "--quiet", "--allow-empty", "--message", "the working tree")
     return path
 
 
@@ -86,7 +105,8 @@ def vm(tmp_path_factory):
     try:
         probe = ["ssh", *ssh_options.split(), "-o", "BatchMode=yes", target, "true"]
         wait_until(lambda: subprocess.run(probe, capture_output=True, check=False).returncode == 0, "sshd")
-        yield {"host": target, "ssh_options": ssh_options, "path": home / "srv" / "babyshop"}
+        # A space and a quote: the deploy path reaches the VM's shell and the systemd units.
+        yield {"host": target, "ssh_options": ssh_options, "path": home / "srv" / "baby shop's"}
     finally:
         sshd.terminate()
         sshd.wait(timeout=10)
@@ -145,12 +165,12 @@ class Deployment:
         self.url = f"https://localhost:{self.https_port}"
         self.http = client(verify=False)
 
-    def deploy(self, target="deploy", **variables):
+    def deploy(self, target="deploy", check=True, env_file=None, **variables):
         return make(
             target, f"DEPLOY_HOST={self.vm['host']}", f"DEPLOY_PATH={self.vm['path']}",
-            f"REGISTRY={self.registry}", f"IMAGE={self.repository}", f"ENV_FILE={self.env_file}",
+            f"REGISTRY={self.registry}", f"IMAGE={self.repository}", f"ENV_FILE={env_file or self.env_file}",
             *(f"{k}={v}" for k, v in variables.items()),
-            cwd=self.checkout, env={"SSH_OPTIONS": self.vm["ssh_options"]},
+            cwd=self.checkout, env={"SSH_OPTIONS": self.vm["ssh_options"]}, check=check,
         )  # fmt: skip
 
     def compose(self, *args, check=True):
@@ -173,10 +193,19 @@ class Deployment:
         if (self.vm["path"] / ".env").exists():
             self.compose("down", "--volumes", "--remove-orphans", check=False)
 
+    def files(self):
+        """Every file of the deploy path, with its content (secrets and backups aside)."""
+        path = self.vm["path"]
+        return {
+            p.relative_to(path).as_posix(): p.read_bytes()
+            for p in path.rglob("*")
+            if p.is_file() and p.relative_to(path).parts[0] not in {"secrets", "backups"}
+        }
 
-@pytest.fixture
-def deployment(vm, checkout, registry, tmp_path):
-    deployed = Deployment(vm, checkout, registry, f"babyshop-e2e-{RUN_ID}-app", tmp_path)
+
+@pytest.fixture(scope="module")
+def deployment(vm, checkout, registry, tmp_path_factory):
+    deployed = Deployment(vm, checkout, registry, f"babyshop-e2e-{RUN_ID}-app", tmp_path_factory.mktemp("vm"))
     try:
         yield deployed
     finally:
@@ -184,19 +213,27 @@ def deployment(vm, checkout, registry, tmp_path):
         shutil.rmtree(vm["path"], ignore_errors=True)
 
 
-def test_deploy_redeploy_and_roll_back_over_ssh(deployment, checkout, registry, figures):
+@pytest.fixture(scope="module")
+def releases(deployment, checkout, registry):
+    """Two releases pushed; the first one deployed to the VM."""
     first, first_tag, _ = push(checkout, registry, deployment.repository)
     base = checkout / "babyshop_app" / "templates" / "base.html"
     base.write_text(base.read_text().replace("a Django + Docker blueprint", "release two"))
     run("git", "-C", str(checkout), "commit", "--quiet", "--all", "--message", "release two")
     second, second_tag, _ = push(checkout, registry, deployment.repository)
-
     deployment.deploy(TAG=first_tag)
+    deployment.trust_proxy_ca()
+    return {"first": (first, first_tag), "second": (second, second_tag)}
+
+
+def test_deploy_redeploy_and_roll_back_over_ssh(deployment, releases, figures):
+    """The deployed shop serves over HTTPS; a new tag replaces it while
+    requests keep coming; rollback brings the first back, data intact."""
+    (first, first_tag), (second, second_tag) = releases["first"], releases["second"]
     bundle = sorted(p.relative_to(deployment.vm["path"]).as_posix() for p in deployment.vm["path"].rglob("*"))
     assert "Dockerfile" not in bundle
     assert "babyshop_app" not in bundle, "the VM gets no source code"
     assert deployment.running_revision() == first
-    deployment.trust_proxy_ca()
     home = deployment.http.get(deployment.url + "/", timeout=10)
     assert home.status_code == 200
     assert "Baby Monitor" in home.text
@@ -239,6 +276,69 @@ def test_deploy_redeploy_and_roll_back_over_ssh(deployment, checkout, registry, 
     home = deployment.http.get(deployment.url + "/", timeout=10)
     assert "release two" not in home.text
     assert "Baby Monitor" in home.text, "the data survived both redeploys"
+
+
+def test_a_deploy_of_a_missing_tag_changes_nothing(deployment, releases):
+    """A tag the registry does not have stops the deploy before anything on
+    the VM changes: the running version, its .env and every other file stay
+    byte-identical, and the shop answers."""
+    before, revision = deployment.files(), deployment.running_revision()
+    reference = f"{deployment.registry}/{deployment.repository}:no-such-tag"
+    missing = deployment.deploy(TAG="no-such-tag", check=False)
+    assert missing.returncode != 0
+    assert last_line(missing).startswith(f"deploy: the VM cannot pull the image {reference}: ")
+    assert last_line(missing).endswith("; nothing was changed")
+    assert deployment.files() == before
+    assert deployment.running_revision() == revision
+    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+
+
+def test_a_deploy_refused_by_the_check_puts_the_files_back(deployment, releases, tmp_path):
+    """Settings the new release refuses stop at prod-up's one-off check; the
+    previous files are put back, byte-identical, and the previous version
+    keeps serving."""
+    before, revision = deployment.files(), deployment.running_revision()
+    refused = tmp_path / "refused.env"
+    refused.write_text(deployment.env_file.read_text() + "DEBUG=maybe\n")
+    second_tag = releases["second"][1]
+    bad = deployment.deploy(TAG=second_tag, env_file=refused, check=False)
+    assert bad.returncode != 0
+    assert "DEBUG='maybe'" in bad.stderr
+    assert last_line(bad) == (
+        f"deploy: {deployment.registry}/{deployment.repository}:{second_tag} did not start"
+        " (the error is above): the previous files are back in place and the previous version runs"
+    )
+    assert deployment.files() == before
+    assert deployment.running_revision() == revision
+    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+
+
+def test_the_backup_timer_runs_the_deployed_backup(deployment, releases):
+    """The bundle holds the backup service and timer rendered for the real
+    deploy path (with its space and quote) and user; systemd accepts them;
+    and the service's ExecStart, run as systemd runs it (in its
+    WorkingDirectory, with systemd's bare environment), leaves a verified
+    backup of the deployed shop."""
+    path = deployment.vm["path"]
+    service, timer = path / "systemd" / "babyshop-backup.service", path / "systemd" / "babyshop-backup.timer"
+    unit = dict(line.split("=", 1) for line in service.read_text().splitlines() if re.match(r"\w+=", line))
+    assert unit["Type"] == "oneshot"
+    assert unit["User"] == getpass.getuser()
+    assert unit["WorkingDirectory"] == str(path)
+    assert unit["ExecStart"] == f'bash "{path}/scripts/backup.sh"'
+    assert {"OnCalendar=*-*-* 03:15:00", "Persistent=true"} <= set(timer.read_text().splitlines())
+    # systemd-analyze works without systemd running; Debian has it wherever systemd is installed.
+    if shutil.which("systemd-analyze"):
+        run("systemd-analyze", "verify", str(service), str(timer))
+
+    command = shlex.split(unit["ExecStart"].replace("%%", "%").replace("$$", "$"))
+    account = pwd.getpwnam(unit["User"])
+    bare = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin", "HOME": account.pw_dir,
+            "USER": account.pw_name, "LOGNAME": account.pw_name, "SHELL": account.pw_shell}  # fmt: skip
+    run(*command, cwd=unit["WorkingDirectory"], env=bare)
+    (backup,) = (path / "backups").iterdir()
+    run("sha256sum", "--check", "--strict", "SHA256SUMS", cwd=backup)
+    assert (backup / "contents.txt").read_text().startswith("products=24 ")
 
 
 def test_rollback_needs_a_tag():
