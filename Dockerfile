@@ -1,8 +1,11 @@
-# One Dockerfile, three named stages:
-#   builder      compilers and headers; builds the locked dependencies into /opt/venv
-#   development  builder + test tools, runs as your UID/GID (docker-compose.yml)
-#   production   slim runtime: /opt/venv and the app only (the default target)
-# Built with BuildKit (the default builder of current Docker).
+# One Dockerfile, named stages:
+#   builder       compilers and headers; uv installs the locked dependencies into /opt/venv
+#   development   builder + test tools, runs as your UID/GID (docker-compose.yml)
+#   static        collectstatic, from the settings and static files only
+#   runtime-venv  the builder's venv, trimmed to what runs
+#   production    slim runtime: the trimmed venv, collected static files and the app (the default target)
+# Built with BuildKit (the default builder of current Docker): the cache
+# mounts below keep apt's and uv's downloads between builds, never in a layer.
 
 # The base image is a build argument so that a mirror or a pinned digest can be
 # used without editing this file: --build-arg PYTHON_IMAGE=...
@@ -10,37 +13,57 @@ ARG PYTHON_IMAGE=python:3.13-slim
 
 FROM ${PYTHON_IMAGE} AS builder
 
-# No .pyc files in layers, logs straight to stdout, no pip version nagging,
-# and the virtualenv first on PATH so that `pip` and `python` are its own.
+# No .pyc files written by accident, logs straight to stdout, and the
+# virtualenv first on PATH so that `python` is its own. uv: copy files out of
+# its cache mount (hard links cannot cross into a layer), never download a
+# Python of its own, keep its cache where the mount is.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_CACHE_DIR=/root/.cache/uv
 
-# gcc and libpq's headers build psycopg's C implementation; they stay in this
-# stage and never reach the production image.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential libpq-dev \
- && rm -rf /var/lib/apt/lists/*
+# Debian's images delete downloaded packages after each install; keep them in
+# the cache mounts instead, so a rebuild without layer cache downloads nothing.
+RUN rm -f /etc/apt/apt.conf.d/docker-clean \
+ && echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >/etc/apt/apt.conf.d/keep-cache
 
-# A virtualenv is one directory that the runtime stage can copy as a whole.
-RUN python -m venv "$VIRTUAL_ENV"
+# gcc and libpq's headers build psycopg's C implementation; binutils' strip
+# trims the compiled extensions. They stay in this stage.
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt,sharing=locked \
+    apt-get update \
+ && apt-get install -y --no-install-recommends build-essential libpq-dev
+
+# uv, itself hash-locked: it installs the same files pip would, verifies the
+# same hashes, and caches the wheel it builds for psycopg-c, so a build
+# without layer cache does not compile it again.
+COPY requirements/build.txt /tmp/requirements/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m venv /opt/uv \
+ && /opt/uv/bin/pip install --require-hashes --no-deps -r /tmp/requirements/build.txt \
+ && ln -s /opt/uv/bin/uv /usr/local/bin/uv
+
+# A virtualenv is one directory that later stages copy as a whole; uv's has
+# no pip or setuptools in it.
+RUN uv venv --quiet "$VIRTUAL_ENV"
 
 # Only the lock files, before any app code: editing the app reuses this layer
 # instead of reinstalling every dependency. --require-hashes refuses anything
-# that is not exactly what requirements/*.txt pinned; the cache mount keeps
-# downloaded wheels between builds without storing them in a layer.
+# that is not exactly what requirements/*.txt pinned.
 COPY requirements/production.txt /tmp/requirements/
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --require-hashes --no-deps -r /tmp/requirements/production.txt
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --quiet --require-hashes --no-deps -r /tmp/requirements/production.txt
 
 
 FROM builder AS development
 
 COPY requirements/development.txt /tmp/requirements/
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --require-hashes --no-deps -r /tmp/requirements/development.txt
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --quiet --require-hashes --no-deps -r /tmp/requirements/development.txt
 
 # entrypoint.sh is executable in git; COPY keeps its mode.
 # The code is bind-mounted at /app; running as the host user's UID/GID makes
@@ -59,6 +82,36 @@ ENTRYPOINT ["/entrypoint.sh"]
 CMD ["python", "manage.py", "runserver", "0.0.0.0:8000"]
 
 
+# Static files are collected and compressed here, once, from the settings
+# and the static files alone (babyshop/collectstatic_settings.py), so that a
+# change to a view or a template does not run this again. It needs neither a
+# database nor the real secret: a throwaway key exists only in this step.
+FROM builder AS static
+WORKDIR /app
+COPY babyshop_app/manage.py ./
+COPY babyshop_app/babyshop/ babyshop/
+COPY babyshop_app/static/ static/
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+    DATABASE_URL=postgres://collectstatic@build.invalid/none \
+    ALLOWED_HOSTS=build.invalid \
+    DJANGO_SETTINGS_MODULE=babyshop.collectstatic_settings \
+    python manage.py collectstatic --noinput --verbosity 0
+
+
+# What runs needs no compiler's leftovers: brotli only compressed the static
+# files above; C sources and translation sources (.po; the compiled .mo stay)
+# are not read at run time; debug symbols are stripped from the extensions.
+# Then every module is compiled to bytecode now, once: the container's root
+# filesystem is read-only, so otherwise each process would compile Django
+# again in memory at every start (0.9 s instead of 0.3 s for manage.py check,
+# for 12 MB). unchecked-hash: these files never change, whatever their mtime.
+FROM builder AS runtime-venv
+RUN uv pip uninstall --quiet brotli \
+ && find "$VIRTUAL_ENV" \( -name '*.c' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.po' \) -delete \
+ && find "$VIRTUAL_ENV" -name '*.so*' -type f -exec strip --strip-unneeded {} + \
+ && python -m compileall -q -j 0 --invalidation-mode unchecked-hash "$VIRTUAL_ENV"
+
+
 FROM ${PYTHON_IMAGE} AS production
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -68,35 +121,31 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 
 # libpq is the one system library the app needs at run time (psycopg's C
-# implementation links to it); no compiler, no headers.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 \
- && rm -rf /var/lib/apt/lists/*
+# implementation links to it); no compiler, no headers. apt's lists stay in
+# the cache mount, out of the layer.
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt,sharing=locked \
+    rm -f /etc/apt/apt.conf.d/docker-clean \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends libpq5
 
 # A fixed, unprivileged UID/GID: volume permissions are predictable on every
-# host, and it matches no real user there.
+# host, and it matches no real user there. The media directory exists and
+# belongs to the app user, so that a named volume mounted there starts with
+# that ownership and uploads just work.
 RUN groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
+ && install -d -o app -g app /app/media
 
-COPY --from=builder /opt/venv /opt/venv
+COPY --from=runtime-venv /opt/venv /opt/venv
 COPY entrypoint.sh /entrypoint.sh
+COPY --from=static /app/staticfiles /app/staticfiles
 
+# Last, as it changes most: the code, owned by root and read-only to the app
+# user; .dockerignore keeps tests, .git, .env and local media out of the
+# context. A change here rebuilds only this layer.
 WORKDIR /app
-# Code owned by root and read-only to the app user; .dockerignore keeps tests,
-# .git, .env and local media out of the context.
 COPY babyshop_app/ /app/
-
-# Static files are collected and compressed now, once, into the image. This
-# needs neither a database nor the real secret: the settings get a throwaway
-# key that exists only during this step, and no database is opened.
-RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
-    DATABASE_URL=postgres://collectstatic@build.invalid/none \
-    ALLOWED_HOSTS=build.invalid \
-    python manage.py collectstatic --noinput --verbosity 0
-
-# The media directory exists and belongs to the app user, so that a named
-# volume mounted here starts with that ownership and uploads just work.
-RUN install -d -o app -g app /app/media
 
 # Numeric, so that Kubernetes' runAsNonRoot and `docker inspect` can verify it.
 USER 10001:10001
@@ -104,10 +153,14 @@ EXPOSE 8000
 
 # Liveness only (no database): /healthz answers as soon as gunicorn serves.
 # Python, because the slim image has no curl; any error exits non-zero.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+# Every second while starting (Engine 25+; older engines ignore
+# --start-interval and probe every 10 s), so `up --wait` returns as soon as
+# gunicorn serves; every 10 s after that.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --start-interval=1s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"]
 
-# The entrypoint waits for the database and applies migrations at start, then
-# execs the command: gunicorn replaces the shell and gets SIGTERM directly.
+# The entrypoint checks the settings, waits for the database and applies
+# migrations at start, then execs the command: gunicorn replaces the shell
+# and gets SIGTERM directly.
 ENTRYPOINT ["/entrypoint.sh"]
 CMD ["gunicorn", "--config", "gunicorn.conf.py", "babyshop.wsgi"]

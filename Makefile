@@ -97,7 +97,7 @@ format: $(TOOLS) ## Fix what ruff can fix and format the Python code
 
 .PHONY: lock
 lock: $(TOOLS) ## Re-resolve requirements/*.in into hash-locked requirements/*.txt (uv)
-	cd requirements && for name in production development; do \
+	cd requirements && for name in production development build; do \
 	  ../$(VENV)/bin/uv pip compile --quiet --generate-hashes --no-header --annotation-style line \
 	    --python-version 3.13 --python-platform x86_64-manylinux_2_28 $$name.in -o $$name.txt; done
 	cd requirements && ../$(VENV)/bin/uv pip compile --quiet --generate-hashes --no-header \

@@ -23,6 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
+# Django's RedisCache over TCP, or TLS (a cache on another host).
+REDIS_SCHEMES = frozenset({"redis", "rediss"})
 # Values that mean "nobody set a real key": the one in .env.example and
 # Django's startproject prefix.
 PLACEHOLDER_MARKERS = ("change-me", "changeme", "django-insecure")
@@ -214,3 +216,28 @@ def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD"):  # noqa: S
     if password is not None:
         config["PASSWORD"] = password
     return config
+
+
+def cache_url(name="CACHE_URL"):
+    """A Redis-protocol URL (valkey), redis://HOST:PORT/DB; None when unset.
+
+    Only its shape is checked here: whether the cache answers is a matter for
+    run time, where a cache that is away is skipped, never an error.
+    """
+    value = _raw(name)
+    if value is None:
+        return None
+    expected = "expected redis://HOST:PORT/DB, e.g. redis://cache:6379/0"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        # The URL may hold a password: never echo it.
+        raise ConfigError(f"{name} is malformed: {expected}") from None
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigError(f"{name} has scheme {parts.scheme or '(none)'!r}: {expected}")
+    if not parts.hostname or port == 0:
+        raise ConfigError(f"{name} lacks a host or has port 0: {expected}")
+    if not re.fullmatch(r"/?\d*", parts.path):
+        raise ConfigError(f"{name} has database {parts.path.lstrip('/')!r}: {expected} (a number)")
+    return value

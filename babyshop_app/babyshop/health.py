@@ -2,10 +2,12 @@
 
 /healthz  the process answers; touches nothing else (Docker HEALTHCHECK).
 /readyz   one round trip to the database on a fresh connection bounded by
-          READYZ_TIMEOUT seconds; 503 when it fails. For checks from inside
-          the stack only: a request relayed by the proxy gets 404. Each
-          process checks at most once per READYZ_INTERVAL and one check at a
-          time, so a flood of /readyz cannot become a flood of connections.
+          READYZ_TIMEOUT seconds; 503 when it fails. Also one to the shared
+          cache, reported but never a reason for 503: the site works without
+          it. For checks from inside the stack only: a request relayed by the
+          proxy gets 404. Each process checks at most once per
+          READYZ_INTERVAL and one check at a time, so a flood of /readyz
+          cannot become a flood of connections.
 
 Served by a middleware placed first, so that neither ALLOWED_HOSTS nor an
 HTTPS redirect stands between a healthcheck on 127.0.0.1 and the answer.
@@ -16,9 +18,12 @@ import threading
 import time
 
 import psycopg
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.template.loader import render_to_string
+from redis.exceptions import RedisError
 
 from babyshop.proxy import came_through_proxy
 
@@ -42,10 +47,30 @@ def ping_database(timeout):
         conn.execute("SELECT 1")
 
 
-class Readiness:
-    """The database's state, checked at most once per interval per process."""
+def database_answers():
+    try:
+        ping_database(READYZ_TIMEOUT)
+    except psycopg.Error as exc:
+        logger.warning("readyz: database unavailable: %s", type(exc).__name__)
+        return False
+    return True
 
-    def __init__(self, interval):
+
+def cache_answers():
+    """One round trip to the cache, bounded by its socket timeouts (settings.py)."""
+    try:
+        cache.get("readyz")
+    except RedisError as exc:
+        logger.warning("readyz: cache unavailable: %s", type(exc).__name__)
+        return False
+    return True
+
+
+class Readiness:
+    """A dependency's state, checked at most once per interval per process."""
+
+    def __init__(self, check, interval):
+        self.check = check
         self.interval = interval
         self.lock = threading.Lock()
         self.checked_at = None
@@ -57,21 +82,19 @@ class Readiness:
         with self.lock:
             now = time.monotonic()
             if self.checked_at is None or now - self.checked_at >= self.interval:
-                self.ready = self._check()
+                self.ready = self.check()
                 self.checked_at = time.monotonic()
             return self.ready
 
-    @staticmethod
-    def _check():
-        try:
-            ping_database(READYZ_TIMEOUT)
-        except psycopg.Error as exc:
-            logger.warning("readyz: database unavailable: %s", type(exc).__name__)
-            return False
-        return True
+
+database_ready = Readiness(database_answers, READYZ_INTERVAL)
+cache_ready = Readiness(cache_answers, READYZ_INTERVAL)
 
 
-database_ready = Readiness(READYZ_INTERVAL)
+def cache_state():
+    if isinstance(caches["default"], DummyCache):
+        return "off"  # no CACHE_URL: nothing to check
+    return "ok" if cache_ready() else "unavailable"
 
 
 class HealthCheckMiddleware:
@@ -85,8 +108,10 @@ class HealthCheckMiddleware:
             if came_through_proxy(request):
                 return HttpResponseNotFound()
             if database_ready():
-                return JsonResponse({"status": "ok", "database": "ok"})
-            return JsonResponse({"status": "unavailable", "database": "unreachable"}, status=503)
+                return JsonResponse({"status": "ok", "database": "ok", "cache": cache_state()})
+            return JsonResponse(
+                {"status": "unavailable", "database": "unreachable", "cache": cache_state()}, status=503
+            )
         return self.get_response(request)
 
 

@@ -131,6 +131,26 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = config.integ
     "DB_CONNECT_TIMEOUT", default=2, minimum=1
 )
 
+# The shared cache (the valkey service of both compose files). Without
+# CACHE_URL nothing is cached: a per-process memory cache could not be
+# invalidated across gunicorn's workers, so a dummy is the only correct
+# fallback. Short timeouts: a cache that is away costs milliseconds, and
+# babyshop/pagecache.py then skips it for a while (the site works without it).
+CACHE_URL = config.cache_url("CACHE_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+# Seconds an anonymous catalog page is served from the cache (0 turns the page
+# cache off). Off by default under DEBUG, so that template edits show at once.
+PAGE_CACHE_SECONDS = config.integer("PAGE_CACHE_SECONDS", default=0 if DEBUG else 300)
+
 AUTH_USER_MODEL = "users.User"
 # django-axes checks first: a locked-out client or username is refused before
 # any password is hashed.

@@ -1,9 +1,12 @@
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
 from django.views.generic import DetailView, ListView
 
+from babyshop.pagecache import cache_anonymous_page
 from products.models import Category, Product
 
 
+@method_decorator(cache_anonymous_page, name="dispatch")
 class ProductListView(ListView):
     """Active products, newest first, 12 a page; optionally one category's."""
 
@@ -23,6 +26,7 @@ class ProductListView(ListView):
         return super().get_context_data(current_category=self.category, **kwargs)
 
 
+@method_decorator(cache_anonymous_page, name="dispatch")
 class ProductDetailView(DetailView):
     template_name = "products/product_detail.html"
     context_object_name = "product"

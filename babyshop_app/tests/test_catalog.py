@@ -119,3 +119,28 @@ class TestProductDetail:
         content = client.get("/products/duck/").content
         assert f'src="/media/{product.image.name}"'.encode() in content
         assert b"placeholder.svg" not in content
+
+
+class TestQueries:
+    """The uncached pages' SQL, pinned: an N+1 (a query per product or per
+    category, e.g. without select_related) fails here. Each page needs the
+    category menu; lists count and fetch one page of products."""
+
+    @pytest.fixture
+    def catalog(self, make_product, category):
+        others = [Category.objects.create(name=f"C{n}", slug=f"c{n}") for n in range(5)]
+        for number in range(14):
+            make_product(name=f"P{number}", slug=f"p{number}", category=[category, *others][number % 6])
+
+    @pytest.mark.parametrize(
+        ("url", "queries"),
+        [
+            ("/", 3),  # count, page of products with their categories, menu
+            ("/?page=2", 3),
+            ("/category/toys/", 4),  # + the category
+            ("/products/p1/", 2),  # the product with its category, menu
+        ],
+    )
+    def test_queries_per_page(self, client, catalog, django_assert_num_queries, url, queries):
+        with django_assert_num_queries(queries):
+            assert client.get(url).status_code == 200

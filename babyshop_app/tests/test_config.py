@@ -203,6 +203,37 @@ class TestDatabaseUrl:
         assert "topsecret" not in str(error.value)
 
 
+class TestCacheUrl:
+    def test_unset_means_no_cache(self, monkeypatch):
+        monkeypatch.delenv("CACHE_URL", raising=False)
+        assert config.cache_url() is None
+
+    @pytest.mark.parametrize(
+        "url", ["redis://cache:6379/0", "rediss://:pw@cache.example.com:6380/2", "redis://cache"]
+    )
+    def test_redis_urls_are_accepted(self, monkeypatch, url):
+        monkeypatch.setenv("CACHE_URL", url)
+        assert config.cache_url() == url
+
+    @pytest.mark.parametrize(
+        ("url", "message"),
+        [
+            ("memcached://cache:11211", "scheme 'memcached'"),
+            ("cache:6379", "expected redis://HOST:PORT/DB"),
+            ("redis://:topsecret@cache:port/0", "malformed"),
+            ("redis://:topsecret@:6379/0", "lacks a host"),
+            ("redis://:topsecret@cache:0/0", "port 0"),
+            ("redis://:topsecret@cache:6379/pages", "has database 'pages'"),
+        ],
+    )
+    def test_malformed_urls_are_refused_without_the_password(self, monkeypatch, url, message):
+        monkeypatch.setenv("CACHE_URL", url)
+        with pytest.raises(config.ConfigError, match="CACHE_URL") as error:
+            config.cache_url()
+        assert message in str(error.value)
+        assert "topsecret" not in str(error.value)
+
+
 class TestStartup:
     """What a user sees from manage.py (the entrypoint's first step)."""
 
@@ -233,6 +264,14 @@ class TestStartup:
     def test_csrf_origins_need_a_scheme(self):
         result = manage("check", CSRF_TRUSTED_ORIGINS="shop.example.com")
         assert_config_error(result, "CSRF_TRUSTED_ORIGINS has 'shop.example.com'")
+
+    def test_malformed_cache_url_hides_the_password(self):
+        result = manage("check", CACHE_URL="redis://:hunter2@cache:port/0")
+        assert_config_error(result, "CACHE_URL is malformed", secret="hunter2")
+
+    def test_bad_page_cache_seconds(self):
+        result = manage("check", PAGE_CACHE_SECONDS="5m")
+        assert_config_error(result, "PAGE_CACHE_SECONDS='5m' is not valid: expected a whole number >= 0")
 
     def test_bad_log_level(self):
         assert_config_error(manage("check", LOG_LEVEL="loud"), "LOG_LEVEL='loud' is not valid")

@@ -14,7 +14,8 @@ from babyshop import health
 @pytest.fixture(autouse=True)
 def fresh_readiness(monkeypatch):
     """Each test starts with no remembered readiness answer."""
-    monkeypatch.setattr(health, "database_ready", health.Readiness(health.READYZ_INTERVAL))
+    for name, check in (("database_ready", health.database_answers), ("cache_ready", health.cache_answers)):
+        monkeypatch.setattr(health, name, health.Readiness(check, health.READYZ_INTERVAL))
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_readyz_is_ok_when_the_database_answers(client):
 def test_readyz_is_503_when_the_database_is_down(client, database_down):
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unreachable"}
+    assert response.json() == {"status": "unavailable", "database": "unreachable", "cache": "ok"}
 
 
 def test_readyz_is_503_when_the_database_refuses_us(client, monkeypatch):
@@ -110,7 +111,7 @@ def test_readyz_checks_the_database_once_for_a_burst(monkeypatch):
 def test_readyz_checks_again_after_its_interval(monkeypatch):
     calls = []
     monkeypatch.setattr(health, "ping_database", calls.append)
-    ready = health.Readiness(interval=0.05)
+    ready = health.Readiness(health.database_answers, interval=0.05)
     ready(), ready()
     time.sleep(0.06)
     ready()

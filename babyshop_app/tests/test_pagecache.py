@@ -1,0 +1,277 @@
+"""The page cache (babyshop/pagecache.py) against the real valkey of the dev
+compose: what is served from it, to whom, what is never stored, how edits
+invalidate it, and what happens when the cache is away.
+
+transaction=True: the invalidation runs when a transaction commits, so these
+tests commit as a server does.
+"""
+
+import logging
+import re
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import include, path
+from django.views.decorators.vary import vary_on_cookie
+
+from babyshop import health, pagecache
+from products.models import Category
+from users.views import RegisterView
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CATALOG_PAGES = ["/", "/category/toys/", "/products/soft-rattle/"]
+
+
+@pytest.fixture(autouse=True)
+def page_cache(settings, monkeypatch):
+    """The page cache on (DEBUG turns it off in development), an empty cache,
+    and no memory of a cache that was away."""
+    settings.PAGE_CACHE_SECONDS = 300
+    monkeypatch.setattr(pagecache, "_skip_until", 0.0)
+    monkeypatch.setattr(health, "cache_ready", health.Readiness(health.cache_answers, health.READYZ_INTERVAL))
+    cache.clear()
+
+
+@pytest.fixture
+def rattle(make_product):
+    return make_product(name="Soft Rattle", slug="soft-rattle", price=Decimal("8.50"))
+
+
+@pytest.fixture
+def cache_away(settings):
+    """The cache configured at a port where nothing listens."""
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://cache:1/0"}}
+
+
+def outcomes(client, url, times=2):
+    return [client.get(url)["X-Cache"] for _ in range(times)]
+
+
+@pytest.mark.parametrize("url", CATALOG_PAGES)
+def test_the_second_anonymous_request_is_a_hit(client, rattle, url):
+    """The same page, from the cache, with the outer middleware's headers
+    added afresh (CSP, Vary: Cookie); HEAD is served from it too."""
+    miss, hit = client.get(url), client.get(url)
+    assert (miss.status_code, miss["X-Cache"]) == (200, "miss")
+    assert (hit.status_code, hit["X-Cache"]) == (200, "hit")
+    assert hit.content == miss.content
+    assert b"Soft Rattle" in hit.content
+    for header in ("Content-Type", "Content-Security-Policy", "Permissions-Policy", "X-Frame-Options"):
+        assert hit[header] == miss[header], header
+    assert "Cookie" in hit["Vary"]
+    assert not hit.cookies
+    assert client.head(url)["X-Cache"] == "hit"
+
+
+def test_pages_are_kept_apart_by_query_string_and_host(client, make_product):
+    for number in range(13):
+        make_product(name=f"P{number:02d}")
+    first, second = client.get("/"), client.get("/?page=2")
+    assert second["X-Cache"] == "miss"
+    assert b"P00" in second.content
+    assert b"P00" not in first.content
+    assert client.get("/", HTTP_HOST="localhost")["X-Cache"] == "miss"
+    assert client.get("/?page=2")["X-Cache"] == "hit"
+
+
+def test_a_page_of_another_release_is_not_served(client, rattle, monkeypatch):
+    """A deploy must not serve the previous release's pages (which link its
+    static files): the release fingerprint is part of the key."""
+    assert outcomes(client, "/") == ["miss", "hit"]
+    monkeypatch.setattr(pagecache, "_release", lambda: "another-release")
+    assert outcomes(client, "/") == ["miss", "hit"]
+
+
+def admin_change(admin_client, url, **fields):
+    response = admin_client.post(url, fields)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def product_form(product, **changes):
+    fields = {
+        "name": product.name,
+        "slug": product.slug,
+        "description": product.description,
+        "price": str(product.price),
+        "category": product.category_id,
+        "is_active": "on",
+    }
+    return {**fields, **changes}
+
+
+def test_admin_edits_show_on_the_very_next_anonymous_request(client, admin_client, rattle, category):
+    """A product's name and price, and a category's name, edited in the
+    admin: the next anonymous request renders afresh, on every kind of page."""
+    change = f"/admin/products/product/{rattle.pk}/change/"
+    for url in CATALOG_PAGES:
+        assert outcomes(client, url) == ["miss", "hit"]
+
+    admin_change(admin_client, change, **product_form(rattle, name="Loud Rattle"))
+    for url in CATALOG_PAGES:
+        response = client.get(url)
+        assert response["X-Cache"] == "miss", url
+        assert b"Loud Rattle" in response.content, url
+        assert b"Soft Rattle" not in response.content, url
+
+    rattle.refresh_from_db()
+    admin_change(admin_client, change, **product_form(rattle, price="12.30"))
+    for url in CATALOG_PAGES:
+        assert "€12.30" in client.get(url).content.decode(), url
+
+    category_change = f"/admin/products/category/{category.pk}/change/"
+    admin_change(admin_client, category_change, name="Playthings", slug="toys")
+    for url in CATALOG_PAGES:
+        assert b"Playthings" in client.get(url).content, url
+
+
+def test_an_admin_list_edit_shows_on_the_next_request(client, admin_client, rattle):
+    """list_editable (is_active on the product list) saves through the same
+    signals: the product leaves the cached home page and its page is 404."""
+    assert outcomes(client, "/") == ["miss", "hit"]
+    response = admin_client.post(
+        "/admin/products/product/",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(rattle.pk),
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    assert b"Soft Rattle" not in client.get("/").content
+    assert client.get("/products/soft-rattle/").status_code == 404
+
+
+def test_a_request_during_the_edit_cannot_store_the_old_page(client, rattle):
+    """The version changes when the edit commits, not when save() runs: a
+    request rendered meanwhile (the old row, from another connection) would
+    otherwise be stored under the new version and outlive the edit."""
+    assert outcomes(client, "/") == ["miss", "hit"]
+
+    def visit_from_another_connection():
+        try:
+            assert b"Soft Rattle" in Client().get("/").content
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        rattle.name = "Loud Rattle"
+        rattle.save()
+        visitor = threading.Thread(target=visit_from_another_connection)
+        visitor.start()
+        visitor.join()
+    assert b"Loud Rattle" in client.get("/").content
+
+
+def test_a_deleted_product_leaves_the_cached_pages(client, rattle):
+    assert outcomes(client, "/") == ["miss", "hit"]
+    rattle.delete()
+    assert b"Soft Rattle" not in client.get("/").content
+
+
+def test_migrate_invalidates_the_pages(client, rattle):
+    """Every container start migrates: a restored database or a data
+    migration is never hidden behind pages cached before."""
+    assert outcomes(client, "/") == ["miss", "hit"]
+    call_command("migrate", verbosity=0)
+    assert client.get("/")["X-Cache"] == "miss"
+
+
+def test_logged_in_users_never_get_or_leave_cached_pages(client, rattle):
+    """A session cookie means the page is rendered for that user and never
+    stored: A and B each see their own name; an anonymous visitor afterwards
+    gets the anonymous page, which neither of them stored."""
+    users = get_user_model().objects
+    pages = {}
+    for name in ("ada", "bob"):
+        browser = Client()
+        browser.force_login(users.create_user(name, password="a-long-enough-Passw0rd"))
+        pages[name] = [browser.get(url) for url in CATALOG_PAGES for _ in range(2)]
+    for name, responses in pages.items():
+        for response in responses:
+            assert response["X-Cache"] == "bypass"
+            assert f"Signed in as <strong>{name}</strong>".encode() in response.content
+    anonymous = [client.get(url) for url in CATALOG_PAGES]
+    assert [response["X-Cache"] for response in anonymous] == ["miss"] * 3, "nothing was stored for A or B"
+    for response in anonymous + [client.get(url) for url in CATALOG_PAGES]:
+        assert b"Signed in as" not in response.content
+        assert b"Log in" in response.content
+    # Logged in after the anonymous page was stored: still not served it.
+    browser = Client()
+    browser.force_login(users.get(username="ada"))
+    assert b"Signed in as <strong>ada</strong>" in browser.get("/").content
+
+
+def sets_a_cookie(request):
+    response = HttpResponse("a page with a cookie")
+    response.set_cookie("tracking", "1")
+    return response
+
+
+def uses_the_csp_nonce(request):
+    return HttpResponse(f'<script nonce="{request.csp_nonce}">ok()</script>')
+
+
+urlpatterns = [
+    path("login/", pagecache.cache_anonymous_page(LoginView.as_view())),
+    path("register/", pagecache.cache_anonymous_page(RegisterView.as_view())),
+    path("cookie/", pagecache.cache_anonymous_page(sets_a_cookie)),
+    path("nonce/", pagecache.cache_anonymous_page(uses_the_csp_nonce)),
+    path("vary/", pagecache.cache_anonymous_page(vary_on_cookie(lambda request: HttpResponse("varies")))),
+    path("gone/", pagecache.cache_anonymous_page(lambda request: HttpResponse("gone", status=410))),
+    path("", include("babyshop.urls")),
+]
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("url", ["/login/", "/register/", "/cookie/", "/nonce/", "/vary/", "/gone/"])
+def test_pages_that_must_be_fresh_are_never_stored(client, url):
+    """Even behind the decorator: the log-in and register forms (a CSRF token
+    and its cookie), a page setting a cookie, one using the CSP nonce, one
+    varying on Cookie, and anything but a 200 are rendered every time."""
+    first, second = client.get(url), client.get(url)
+    assert [first["X-Cache"], second["X-Cache"]] == ["miss", "miss"]
+    if url in ("/login/", "/register/"):
+        assert re.search(rb'name="csrfmiddlewaretoken" value="[^"]+"', second.content)
+        assert first.cookies["csrftoken"].value
+    assert outcomes(client, "/") == ["miss", "hit"], "the cache itself works"
+
+
+def test_a_post_is_never_served_from_the_cache(client, rattle):
+    assert outcomes(client, "/") == ["miss", "hit"]
+    response = client.post("/")
+    assert (response.status_code, response["X-Cache"]) == (405, "bypass")
+
+
+def test_the_site_works_while_the_cache_is_away(client, rattle, cache_away, caplog):
+    """Every page still 200, fast, without the cache; one warning, not one per
+    request; a catalog edit is saved; /readyz stays 200 and says so."""
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="babyshop.pagecache"):
+        for url in [*CATALOG_PAGES, *CATALOG_PAGES, "/accounts/login/", "/accounts/register/"]:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            if url in CATALOG_PAGES:
+                assert response["X-Cache"] == "bypass"
+                assert b"Soft Rattle" in response.content
+        Category.objects.create(name="Bath", slug="bath")
+    assert time.monotonic() - started < 2
+    warnings = [r for r in caplog.records if r.getMessage().startswith("page cache: the cache did not")]
+    assert len(warnings) == 2, "one when pages first found it away, one for the save's invalidation"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok", "cache": "unavailable"}
+
+
+def test_readyz_reports_the_cache(client):
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "cache": "ok"}
