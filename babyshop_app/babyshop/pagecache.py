@@ -8,10 +8,14 @@ Who: GET and HEAD requests without a session cookie. A request with one may
 be a logged-in user's, whose name is on the page: it is always rendered,
 never read from nor written to the cache.
 
+How: views mark their pages with cache_anonymous_page; PageCacheMiddleware,
+second in MIDDLEWARE, stores them with all the headers the rest of the
+middleware gave them (CSP, HSTS, Vary, ...), and answers a later request for
+the same page itself, before any other middleware or view runs.
+
 What is stored: only a 200 whose rendering set no cookie, used no CSRF token
-and no CSP nonce (both must be fresh for each response), and that does not
-vary on Cookie. Only the view's own response is stored: the headers of the
-outer middleware (CSP, HSTS, ...) are added again to every response.
+and no CSP nonce (both must be fresh for each response), and whose view does
+not vary on Cookie.
 
 Keys: the release (a fingerprint of the code and templates, so a new image
 never serves the previous release's pages, which link static files the new
@@ -45,8 +49,9 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
+from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
-from django.utils.cache import has_vary_header, patch_vary_headers
+from django.utils.cache import has_vary_header
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -57,39 +62,58 @@ RETRY_SECONDS = 10.0
 _skip_until = 0.0
 
 
-def cache_anonymous_page(view):
-    """Serve the view's page from the cache to anonymous visitors (see above)."""
+class PageCacheMiddleware:
+    """Serves a stored page before any other middleware runs, and stores the
+    pages the views marked (cache_anonymous_page) with every header the other
+    middleware added (CSP, HSTS, Vary, ...): a hit costs one round trip to
+    the cache and none of the rest. Placed right after the health checks."""
 
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not _eligible(request):
-            return _mark(view(request, *args, **kwargs), "bypass")
-        try:
-            key = _page_key(request)
-            stored = cache.get(key)
-        except RedisError as error:
-            _cache_away(error)
-            return _mark(view(request, *args, **kwargs), "bypass")
-        if stored is not None:
-            content, headers = stored
-            response = HttpResponse(content, headers=headers)
-            # A rendered page gets this from SessionMiddleware (the template
-            # looks at request.user); a hit must tell HTTP caches the same.
-            patch_vary_headers(response, ["Cookie"])
-            return _mark(response, "hit")
-        response = view(request, *args, **kwargs)
-        # A TemplateResponse renders later, in the handler: render it now to
-        # see what the page used before deciding whether to store it.
-        if hasattr(response, "render"):
-            response.render()
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = version = None
+        if _eligible(request):
+            try:
+                key, version, stored = _lookup(request)
+            except DisallowedHost:
+                key = None  # the rest of the chain answers it as usual
+            except RedisError as error:
+                _cache_away(error)
+                key = None
+            else:
+                if stored is not None and stored[0] == version:
+                    return _mark(HttpResponse(stored[1], headers=stored[2]), "hit")
+        response = self.get_response(request)
+        if not hasattr(response, "same_for_anonymous_visitors"):
+            return response  # not a page of cache_anonymous_page's
+        if key is None:
+            return _mark(response, "bypass")
         if _storable(request, response):
             try:
-                cache.set(key, (response.content, dict(response.headers)), settings.PAGE_CACHE_SECONDS)
+                cache.set(
+                    key, (version, response.content, dict(response.headers)), settings.PAGE_CACHE_SECONDS
+                )
             except RedisError as error:
                 _cache_away(error)
         return _mark(response, "miss")
 
+
+def cache_anonymous_page(view):
+    """Mark the view's pages as the same for every anonymous visitor, for
+    PageCacheMiddleware to store, unless the view itself varies on Cookie."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.same_for_anonymous_visitors = not has_vary_header(response, "Cookie")
+        return response
+
     return wrapper
+
+
+def new_version():
+    return secrets.token_hex(8)
 
 
 def invalidate():
@@ -97,7 +121,7 @@ def invalidate():
     try:
         # A random version, never a counter: one that was evicted or lost
         # cannot come back as a number that old pages are stored under.
-        cache.set(VERSION_KEY, secrets.token_hex(8), timeout=None)
+        cache.set(VERSION_KEY, new_version(), timeout=None)
     except RedisError as error:
         _cache_away(error)
 
@@ -113,20 +137,30 @@ def _eligible(request):
 
 def _storable(request, response):
     return (
-        response.status_code == 200
+        response.same_for_anonymous_visitors
+        and response.status_code == 200
+        and not response.streaming
         and not response.cookies
         # A CSRF token was put on the page (Django >= 4.1 no longer sets
         # CSRF_COOKIE_USED): it belongs to this visitor's cookie alone.
         and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
         and not getattr(request, "csp_nonce", None)  # django-csp: true once the nonce was used
-        and not has_vary_header(response, "Cookie")
     )
 
 
-def _page_key(request):
-    version = cache.get_or_set(VERSION_KEY, lambda: secrets.token_hex(8), timeout=None)
+def _lookup(request):
+    """(key, current catalog version, stored entry or None), in one round trip.
+
+    An entry is (version, content, headers): one stored under an older
+    catalog version is stale. The version is read before the page is
+    rendered, so a page rendered during an edit is stored under the version
+    the edit then replaces.
+    """
     url = hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
-    return f"page:{_release()}:{version}:{url}"
+    key = f"page:{_release()}:{url}"
+    found = cache.get_many([VERSION_KEY, key])
+    version = found.get(VERSION_KEY) or cache.get_or_set(VERSION_KEY, new_version, timeout=None)
+    return key, version, found.get(key)
 
 
 @functools.cache

@@ -87,6 +87,9 @@ MIDDLEWARE = [
     # First: answers /healthz and /readyz before host validation and HTTPS
     # redirects, so container healthchecks work on 127.0.0.1.
     "babyshop.health.HealthCheckMiddleware",
+    # Second: a cached catalog page for an anonymous visitor is answered here,
+    # with the headers the middleware below gave it when it was stored.
+    "babyshop.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
