@@ -87,7 +87,7 @@ e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.pro
 lint: $(TOOLS) ## ruff, hadolint and shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/hadolint Dockerfile tests/bench/*.Dockerfile
 	$(VENV)/bin/shellcheck --external-sources entrypoint.sh .ci/run scripts/*.sh
 
 .PHONY: format
@@ -104,7 +104,7 @@ lock: $(TOOLS) ## Re-resolve requirements/*.in into hash-locked requirements/*.t
 	  --annotation-style line --python-version 3.11 tools.in -o tools.txt
 
 .PHONY: bench
-bench: $(TOOLS) ## Print image size, build and start-up times (scripts/bench.sh)
+bench: ## Every figure vs its goal, one table: size, builds, prod-up, load vs a seed-style baseline (BENCH_QUICK=1: smoke test)
 	scripts/bench.sh
 
 $(TOOLS): requirements/tools.txt

@@ -279,7 +279,10 @@ GUNICORN = {
     "threads": config.integer("GUNICORN_THREADS", default=4, minimum=1),
     "timeout": config.integer("GUNICORN_TIMEOUT", default=30, minimum=1),
     "graceful_timeout": config.integer("GUNICORN_GRACEFUL_TIMEOUT", default=20),
-    "max_requests": config.integer("GUNICORN_MAX_REQUESTS", default=1000),
+    # Off by default: recycling a worker cuts the connections the proxy keeps
+    # open to it, which stalled requests through Caddy for seconds under load
+    # (make bench). Set it only if memory grows.
+    "max_requests": config.integer("GUNICORN_MAX_REQUESTS", default=0),
 }
 LOGGING = {
     "version": 1,
