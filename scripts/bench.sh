@@ -384,19 +384,22 @@ start="$(now)"
 build cold "$logs/build-cold.log"
 cold="$(since "$start")"
 
-say "rebuild after a one-line template change"
-echo "<!-- bench $(now) -->" >>"$work/babyshop_app/templates/base.html"
-start="$(now)"
-build template "$logs/build-template.log"
-rebuild_template="$(since "$start")"
-ran_template="$(ran_summary "$logs/build-template.log")"
-
-say "rebuild after a one-line Python (view) change"
-echo "# bench $(now)" >>"$work/babyshop_app/products/views.py"
-start="$(now)"
-build view "$logs/build-view.log"
-rebuild_view="$(since "$start")"
-ran_view="$(ran_summary "$logs/build-view.log")"
+# rebuild_after KIND FILE LINE: append LINE to FILE in the copy and rebuild
+# (image tag KIND); sets rebuilt_in (seconds) and rebuilt_ran (the
+# dependency-install steps that re-ran).
+rebuild_after() {
+    local start
+    say "rebuild after a one-line $1 change"
+    echo "$3" >>"$work/$2"
+    start="$(now)"
+    build "$1" "$logs/build-$1.log"
+    rebuilt_in="$(since "$start")"
+    rebuilt_ran="$(ran_summary "$logs/build-$1.log")"
+}
+rebuild_after template babyshop_app/templates/base.html "<!-- bench $(now) -->"
+rebuild_template="$rebuilt_in" ran_template="$rebuilt_ran"
+rebuild_after view babyshop_app/products/views.py "# bench $(now)"
+rebuild_view="$rebuilt_in" ran_view="$rebuilt_ran"
 
 size="$(docker image inspect --format '{{.Size}}' "$id:view")"
 base_size="$(docker image inspect --format '{{.Size}}' "$base" 2>/dev/null || echo "")"
