@@ -14,9 +14,9 @@ set -euo pipefail
 
 env_file="${ENV_FILE:-.env}"
 [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
-secrets_dir="${SECRETS_DIR:-$(sed -n 's/^SECRETS_DIR=//p' "$env_file" | tail -n 1)}"
+secrets_dir="$(setting SECRETS_DIR ./secrets)"
 for name in secret_key postgres_password; do
-    [ -f "${secrets_dir:-./secrets}/$name" ] || fail "${secrets_dir:-./secrets}/$name not found: create the secrets with make secrets"
+    [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
 done
 
 "${compose[@]}" run --rm web python manage.py check --deploy --fail-level WARNING

@@ -187,6 +187,24 @@ def site_domain(name="SITE_DOMAIN"):
     return value.lower()
 
 
+def _server_url(name, value, schemes, expected):
+    """The parts of a server's URL with one of these schemes, a host and a port
+    other than 0; a ConfigError naming the variable (never the value, which
+    may hold a password) otherwise."""
+    try:
+        parts = urlsplit(value)
+        port, host = parts.port, parts.hostname
+    except ValueError:
+        raise ConfigError(f"{name} is malformed: {expected}") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{name} has scheme {parts.scheme or '(none)'!r}: {expected}")
+    if not host:
+        raise ConfigError(f"{name} lacks a host: {expected}")
+    if port == 0:
+        raise ConfigError(f"{name} has port 0: {expected}")
+    return parts
+
+
 def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD"):  # noqa: S107 (a variable's name)
     """A PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/NAME.
 
@@ -197,19 +215,9 @@ def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD"):  # noqa: S
     expected = "expected postgres://USER:PASSWORD@HOST:PORT/NAME"
     if value is None:
         raise ConfigError(f"{name} is not set: {expected}")
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-        host = parts.hostname
-    except ValueError:
-        # The URL may hold a password: never echo it.
-        raise ConfigError(f"{name} is malformed: {expected}") from None
-    if parts.scheme not in POSTGRES_SCHEMES:
-        raise ConfigError(f"{name} has scheme {parts.scheme or '(none)'!r}: {expected} (PostgreSQL only)")
-    if not host or not parts.path.strip("/"):
+    parts = _server_url(name, value, POSTGRES_SCHEMES, f"{expected} (PostgreSQL only)")
+    if not parts.path.strip("/"):
         raise ConfigError(f"{name} lacks a host or a database name: {expected}")
-    if port == 0:
-        raise ConfigError(f"{name} has port 0: {expected}")
     config = environ.Env.db_url_config(value)
     config["ENGINE"] = "django.db.backends.postgresql"
     password = _raw(password_name)
@@ -228,16 +236,7 @@ def cache_url(name="CACHE_URL"):
     if value is None:
         return None
     expected = "expected redis://HOST:PORT/DB, e.g. redis://cache:6379/0"
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        # The URL may hold a password: never echo it.
-        raise ConfigError(f"{name} is malformed: {expected}") from None
-    if parts.scheme not in REDIS_SCHEMES:
-        raise ConfigError(f"{name} has scheme {parts.scheme or '(none)'!r}: {expected}")
-    if not parts.hostname or port == 0:
-        raise ConfigError(f"{name} lacks a host or has port 0: {expected}")
+    parts = _server_url(name, value, REDIS_SCHEMES, expected)
     if not re.fullmatch(r"/?\d*", parts.path):
         raise ConfigError(f"{name} has database {parts.path.lstrip('/')!r}: {expected} (a number)")
     return value
