@@ -39,7 +39,8 @@ forwarded_allow_ips = (
 # The control socket (gunicornc) is for long-lived hosts; in a container the
 # container itself is what one restarts or scales.
 control_socket_disable = True
-accesslog = "-"
+# One line per request (minus healthchecks) with GUNICORN_ACCESS_LOG=true.
+accesslog = "-" if server["access_log"] else None
 errorlog = "-"
 loglevel = settings.LOG_LEVEL.lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'

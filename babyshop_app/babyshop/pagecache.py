@@ -28,6 +28,18 @@ and so does every `migrate` (each container start, a restore): the next
 request renders afresh. Changes that bypass the ORM's signals (SQL,
 QuerySet.update()) show within PAGE_CACHE_SECONDS.
 
+Two layers: each process keeps its own copies of the pages it served
+(LOCAL_PAGES of them, for LOCAL_SECONDS at most) and answers from them
+without asking the cache at all. That is safe because a new version is
+announced on a channel every process subscribes to: valkey sends the
+announcement to every subscriber in the same pass in which it answers the
+edit's request for it, and each request first reads what arrived on its
+process's subscription (a poll of a socket, no round trip), so a copy of an
+older version is not served once the edit has been answered. A lost
+subscription (redis-py reconnects, or the socket fails) forgets every copy;
+one that goes silent can serve a copy for LOCAL_SECONDS at most, as each
+copy is then checked against the shared cache again.
+
 A cache that is away (stopped, refusing, timing out) is skipped by each
 process for RETRY_SECONDS, with one warning each time: pages are rendered as
 if there were no cache. A hit needs no database, so cached pages are still
@@ -43,7 +55,9 @@ import hashlib
 import logging
 import os
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from django.conf import settings
@@ -57,16 +71,24 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "pagecache:version"
+# Where a new catalog version is announced to every process. Channels are
+# per server, not per database: another site on the same valkey only makes
+# this one read its version again.
+CHANNEL = VERSION_KEY
 # Seconds a process leaves the cache alone after it failed to answer.
 RETRY_SECONDS = 10.0
 _skip_until = 0.0
+# A process's own copies: how many pages, and for how many seconds at most
+# before a copy is checked against the shared cache again.
+LOCAL_PAGES = 256
+LOCAL_SECONDS = 5.0
 
 
 class PageCacheMiddleware:
     """Serves a stored page before any other middleware runs, and stores the
     pages the views marked (cache_anonymous_page) with every header the other
-    middleware added (CSP, HSTS, Vary, ...): a hit costs one round trip to
-    the cache and none of the rest. Placed right after the health checks."""
+    middleware added (CSP, HSTS, Vary, ...): a hit costs at most one round
+    trip to the cache and none of the rest. Placed right after the health checks."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -75,28 +97,129 @@ class PageCacheMiddleware:
         key = version = None
         if _eligible(request):
             try:
-                key, version, stored = _lookup(request)
+                key = _key(request)
+                page = _local.page(key)
+                if page is None:
+                    version, stored = _lookup(key)
+                    if stored is not None and stored[0] == version:
+                        page = stored[1:]
+                        _local.keep(key, version, page)
             except DisallowedHost:
                 key = None  # the rest of the chain answers it as usual
             except RedisError as error:
                 _cache_away(error)
                 key = None
             else:
-                if stored is not None and stored[0] == version:
-                    return _mark(HttpResponse(stored[1], headers=stored[2]), "hit")
+                if page is not None:
+                    return _mark(HttpResponse(page[0], headers=page[1]), "hit")
         response = self.get_response(request)
         if not hasattr(response, "same_for_anonymous_visitors"):
             return response  # not a page of cache_anonymous_page's
         if key is None:
             return _mark(response, "bypass")
         if _storable(request, response):
+            page = (response.content, dict(response.headers))
             try:
-                cache.set(
-                    key, (version, response.content, dict(response.headers)), settings.PAGE_CACHE_SECONDS
-                )
+                cache.set(key, (version, *page), settings.PAGE_CACHE_SECONDS)
             except RedisError as error:
                 _cache_away(error)
+            else:
+                _local.keep(key, version, page)
         return _mark(response, "miss")
+
+
+class LocalPages:
+    """This process's copies of pages, and the catalog version they are good
+    for, kept current by the announcements on CHANNEL (see the module's
+    docstring). Shared by the process's threads, under one lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.subscription = None
+        # None: not known yet (no confirmed subscription, or an announcement
+        # arrived since); read from the cache once the subscription is confirmed.
+        self.version = None
+        self.confirmed = False
+        self.pages = OrderedDict()  # key -> (version, expires, (content, headers))
+
+    def page(self, key):
+        """The copy of key's page, if it is of the current version."""
+        with self.lock:
+            try:
+                version = self._current()
+            except RedisError:
+                # Subscribed again at the next request; whether the cache
+                # itself is away, the shared lookup that follows tells.
+                self._drop_subscription()
+                return None
+            entry = self.pages.get(key)
+            if entry is None or entry[0] != version or entry[1] < time.monotonic():
+                return None
+            self.pages.move_to_end(key)
+            return entry[2]
+
+    def keep(self, key, version, page):
+        """Keep a copy of a page found in, or just stored to, the shared cache
+        under version."""
+        with self.lock:
+            if self.version is None:
+                return
+            if version != self.version:
+                # An announcement is on its way, or one was lost: read the
+                # version again rather than trust either.
+                self.version = None
+                self.pages.clear()
+                return
+            self.pages[key] = (version, time.monotonic() + LOCAL_SECONDS, page)
+            self.pages.move_to_end(key)
+            while len(self.pages) > LOCAL_PAGES:
+                self.pages.popitem(last=False)
+
+    def forget(self):
+        """This process changed the version itself: read it again."""
+        with self.lock:
+            self.version = None
+            self.pages.clear()
+
+    def _current(self):
+        if self.subscription is None:
+            client = getattr(cache, "redis", None)
+            if client is None:
+                return None  # a cache without publish/subscribe: no copies kept
+            self.subscription = client().pubsub()
+            self.subscription.subscribe(CHANNEL)
+            # redis-py reconnects a broken subscription by itself: anything
+            # announced meanwhile was lost, so everything is forgotten.
+            self.subscription.connection.register_connect_callback(self._reconnected)
+        # Whatever arrived since the last request: announcements, and the
+        # confirmation of the subscription (after which the version is read).
+        while (message := self.subscription.get_message(timeout=0)) is not None:
+            if message["type"] == "subscribe":
+                self.confirmed = True
+            self.version = None
+            self.pages.clear()
+        if self.version is None and self.confirmed:
+            self.version = _current_version()
+        return self.version
+
+    def _reconnected(self, connection):
+        # Called by redis-py while this object's lock is held (in _current).
+        self.confirmed = False
+        self.version = None
+        self.pages.clear()
+
+    def _drop_subscription(self):
+        if self.subscription is not None:
+            if self.subscription.connection is not None:
+                self.subscription.connection.deregister_connect_callback(self._reconnected)
+            self.subscription.close()
+        self.subscription = None
+        self.confirmed = False
+        self.version = None
+        self.pages.clear()
+
+
+_local = LocalPages()
 
 
 def cache_anonymous_page(view):
@@ -122,8 +245,23 @@ def invalidate():
         # A random version, never a counter: one that was evicted or lost
         # cannot come back as a number that old pages are stored under.
         cache.set(VERSION_KEY, new_version(), timeout=None)
+        _announce()
     except RedisError as error:
         _cache_away(error)
+    _local.forget()
+
+
+def _announce():
+    """Tell every process that the version changed: each reads it afresh."""
+    client = getattr(cache, "redis", None)
+    if client is not None:
+        client(write=True).publish(CHANNEL, b"")
+
+
+def _current_version():
+    # Never set, or evicted: set afresh (by one process; the others' copies
+    # stay right, nothing was edited, and follow at their next shared lookup).
+    return cache.get_or_set(VERSION_KEY, new_version, timeout=None)
 
 
 def _eligible(request):
@@ -148,19 +286,22 @@ def _storable(request, response):
     )
 
 
-def _lookup(request):
-    """(key, current catalog version, stored entry or None), in one round trip.
+def _key(request):
+    url = hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
+    return f"page:{_release()}:{url}"
+
+
+def _lookup(key):
+    """(current catalog version, stored entry or None), in one round trip.
 
     An entry is (version, content, headers): one stored under an older
     catalog version is stale. The version is read before the page is
     rendered, so a page rendered during an edit is stored under the version
     the edit then replaces.
     """
-    url = hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
-    key = f"page:{_release()}:{url}"
     found = cache.get_many([VERSION_KEY, key])
-    version = found.get(VERSION_KEY) or cache.get_or_set(VERSION_KEY, new_version, timeout=None)
-    return key, version, found.get(key)
+    version = found.get(VERSION_KEY) or _current_version()
+    return version, found.get(key)
 
 
 @functools.cache

@@ -336,12 +336,20 @@ class TestOnePlace:
         )  # fmt: skip
         assert_config_error(result, "GUNICORN_THREADS='lots' is not valid")
 
+    SHOW = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['bind'], c['loglevel'], c['accesslog'])"  # noqa: E501
+
     def test_gunicorn_gets_the_values(self):
-        show = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['bind'], c['loglevel'])"  # noqa: E501
         result = manage(
-            "-c", show, program=(sys.executable,), WEB_CONCURRENCY="3", PORT="9000", LOG_LEVEL="warning"
-        )
-        assert result.stdout.strip() == "3 0.0.0.0:9000 warning", result.stderr
+            "-c", self.SHOW, program=(sys.executable,), WEB_CONCURRENCY="3", PORT="9000", LOG_LEVEL="warning",
+            GUNICORN_ACCESS_LOG="true",
+        )  # fmt: skip
+        assert result.stdout.strip() == "3 0.0.0.0:9000 warning -", result.stderr
+
+    def test_gunicorn_writes_no_access_log_by_default(self):
+        """The proxy logs every request; a second line per request from
+        gunicorn is opt-in."""
+        result = manage("-c", self.SHOW, program=(sys.executable,))
+        assert result.stdout.strip().endswith(" None"), result.stderr
 
     def test_a_value_starting_with_a_dollar_is_taken_as_it_is(self, monkeypatch):
         """django-environ's Env would read "$HOME" as the value of HOME."""

@@ -22,6 +22,9 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import include, path
 from django.views.decorators.vary import vary_on_cookie
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from babyshop import health, pagecache
 from products.models import Category
@@ -35,9 +38,10 @@ CATALOG_PAGES = ["/", "/category/toys/", "/products/soft-rattle/"]
 @pytest.fixture(autouse=True)
 def page_cache(settings, monkeypatch):
     """The page cache on (DEBUG turns it off in development), an empty cache,
-    and no memory of a cache that was away."""
+    no copies kept by this process and no memory of a cache that was away."""
     settings.PAGE_CACHE_SECONDS = 300
     monkeypatch.setattr(pagecache, "_skip_until", 0.0)
+    monkeypatch.setattr(pagecache, "_local", pagecache.LocalPages())
     monkeypatch.setattr(health, "cache_ready", health.Readiness(health.cache_answers, health.READYZ_INTERVAL))
     cache.clear()
 
@@ -90,6 +94,121 @@ def test_a_page_of_another_release_is_not_served(client, rattle, monkeypatch):
     assert outcomes(client, "/") == ["miss", "hit"]
     monkeypatch.setattr(pagecache, "_release", lambda: "another-release")
     assert outcomes(client, "/") == ["miss", "hit"]
+
+
+def test_the_cache_backend_keeps_its_redis_client():
+    """Django's RedisCache makes a redis.Redis for every call (some 40 µs of
+    CPU each); babyshop.cache.RedisCache makes one and keeps it."""
+    assert cache.redis() is cache.redis()
+    assert cache.redis(write=True) is cache.redis()
+
+
+@pytest.fixture
+def shared_cache_fails(monkeypatch):
+    """Every read of a page from the shared cache fails from now on."""
+
+    def fail(keys):
+        raise RedisConnectionError("the test made the shared cache fail")
+
+    return lambda: monkeypatch.setattr(cache, "get_many", fail)
+
+
+def local_hits(client, url):
+    """Requests until the process answers url from its own copy: the first
+    renders, the second confirms the subscription, the third keeps the copy."""
+    assert outcomes(client, url, times=3) == ["miss", "hit", "hit"]
+
+
+def another_process_edits():
+    """What an edit in another process does: a new version, announced."""
+    cache.set(pagecache.VERSION_KEY, "another-process", timeout=None)
+    pagecache._announce()
+
+
+def test_a_process_answers_hits_from_its_own_copy(client, rattle, shared_cache_fails):
+    """Once the subscription is confirmed, a hit needs no round trip to the
+    shared cache: with its reads failing, the page is still a hit."""
+    local_hits(client, "/")
+    shared_cache_fails()
+    assert outcomes(client, "/") == ["hit", "hit"]
+    assert client.get("/category/toys/")["X-Cache"] == "bypass", "another page needs the shared cache"
+
+
+def test_an_edit_in_another_process_is_seen_at_once(client, rattle):
+    """The announcement on the channel makes this process drop its copies
+    before its next answer."""
+    local_hits(client, "/")
+    another_process_edits()
+    assert client.get("/")["X-Cache"] == "miss"
+    assert outcomes(client, "/", times=3) == ["hit", "hit", "hit"]
+
+
+@pytest.mark.parametrize("retries", [0, 2], ids=["no-retries", "redis-py-reconnects"])
+def test_a_lost_subscription_forgets_the_copies(client, rattle, settings, retries):
+    """Valkey drops the subscription (a restart, a network cut), and an edit
+    is made while nobody listens: whether the read fails or redis-py
+    reconnects by itself (with retries configured), this process must not
+    answer from the copies it had."""
+    default = settings.CACHES["default"]
+    retry = Retry(NoBackoff(), retries)
+    settings.CACHES = {"default": {**default, "OPTIONS": {**default["OPTIONS"], "retry": retry}}}
+    local_hits(client, "/")
+    cache.redis().client_kill_filter(_type="pubsub")
+    cache.set(pagecache.VERSION_KEY, "changed-while-nobody-listened", timeout=None)
+    assert client.get("/")["X-Cache"] == "miss"
+    assert outcomes(client, "/", times=3)[-1] == "hit"
+
+
+def test_a_reconnect_forgets_the_copies_before_it_is_confirmed(client, rattle, monkeypatch):
+    """redis-py's own reconnect (what it does on a retry) subscribes again,
+    but the confirmation may come after the next request: the reconnect
+    itself must forget the copies."""
+    local_hits(client, "/")
+    subscription = pagecache._local.subscription
+    subscription.connection.disconnect()
+    subscription.connection.connect()
+    cache.set(pagecache.VERSION_KEY, "changed-while-reconnecting", timeout=None)
+    monkeypatch.setattr(subscription, "get_message", lambda timeout: None)  # not confirmed yet
+    assert client.get("/")["X-Cache"] == "miss"
+
+
+def test_a_silent_subscription_serves_a_copy_for_local_seconds_at_most(
+    client, rattle, monkeypatch, shared_cache_fails
+):
+    """An edit whose announcement never arrives: each copy is checked
+    against the shared cache again after LOCAL_SECONDS, and the process then
+    follows the new version (copies served again)."""
+    monkeypatch.setattr(pagecache, "LOCAL_SECONDS", 0.2)
+    local_hits(client, "/")
+    cache.set(pagecache.VERSION_KEY, "announced-to-nobody", timeout=None)
+    time.sleep(0.3)
+    assert client.get("/")["X-Cache"] == "miss"
+    assert outcomes(client, "/", times=2) == ["hit", "hit"]
+    shared_cache_fails()
+    assert client.get("/")["X-Cache"] == "hit"
+
+
+def test_this_process_sees_its_own_edit_before_the_announcement(client, rattle, monkeypatch):
+    """The announcement of an edit made here need not have arrived yet."""
+    local_hits(client, "/")
+    monkeypatch.setattr(pagecache, "_announce", lambda: None)
+    rattle.name = "Loud Rattle"
+    rattle.save()
+    assert b"Loud Rattle" in client.get("/").content
+
+
+def test_an_evicted_version_is_set_once_and_followed(client, rattle):
+    """The version key evicted (allkeys-lru): the copies stay right (nothing
+    was edited); the next shared lookup sets a new version, and this
+    process's copies follow it."""
+    local_hits(client, "/")
+    cache.delete(pagecache.VERSION_KEY)
+    assert client.get("/")["X-Cache"] == "hit", "the copy is still right: nothing was edited"
+    assert client.get("/category/toys/")["X-Cache"] == "miss"
+    version = cache.get(pagecache.VERSION_KEY)
+    assert version
+    assert outcomes(client, "/category/toys/", times=3) == ["hit", "hit", "hit"]
+    assert cache.get(pagecache.VERSION_KEY) == version
 
 
 def admin_change(admin_client, url, **fields):

@@ -31,6 +31,18 @@ def mean_ms(paths):
     return (time.perf_counter() - started) * 1000 / len(paths)
 print(mean_ms(['/?miss=%d' % n for n in range(300)]), mean_ms(['/'] * 300))
 """
+# Requests from inside web, straight to gunicorn, each on a new connection,
+# so that they land on every worker process: X-Cache and whether the page
+# has the given text, one line each.
+FRESH_CONNECTIONS = """
+import sys, urllib.request
+path, text, times = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for _ in range(times):
+    request = urllib.request.Request('http://127.0.0.1:8000' + path,
+                                     headers={'Host': 'localhost', 'X-Forwarded-Proto': 'https'})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        print(answer.headers['X-Cache'], text in answer.read().decode())
+"""
 
 
 def anonymous(stack):
@@ -71,7 +83,8 @@ def test_cached_pages_are_faster(stack, figures):
 
 def test_admin_edits_show_on_the_very_next_request(stack):
     """A product added, then its price changed, through the admin's forms:
-    the next anonymous request shows each change."""
+    the next anonymous request shows each change, from every worker process
+    (each of which had its own copy of the page)."""
     browser = anonymous(stack)
     for path in ("/", "/category/clothing/"):
         x_cache(browser, stack, path)
@@ -88,6 +101,9 @@ def test_admin_edits_show_on_the_very_next_request(stack):
     change = f"/admin/products/product/{product['id']}/change/"
     assert x_cache(browser, stack, "/products/cached-bib/") in ("miss", "hit")
     assert x_cache(browser, stack, "/products/cached-bib/") == "hit"
+    # Every worker process keeps its own copy of the page (its last answers are hits)...
+    fresh = ["python", "-c", FRESH_CONNECTIONS, "/products/cached-bib/", "€7.77", "30"]
+    assert stack.exec("web", *fresh).stdout.split()[-10:] == ["hit", "False"] * 5
     form = stack.get(change)
     saved = stack.post(
         change,
@@ -100,6 +116,9 @@ def test_admin_edits_show_on_the_very_next_request(stack):
     page = browser.get(stack.url + "/products/cached-bib/", timeout=10)
     assert page.headers["X-Cache"] == "miss"
     assert "€7.77" in page.text
+    # ...and none of them answers from it after the edit.
+    answers = stack.exec("web", *fresh).stdout.split()
+    assert answers[1::2] == ["True"] * 30, answers
     assert "Cached Bib" in browser.get(stack.url + "/category/clothing/", timeout=10).text
 
 
