@@ -84,11 +84,16 @@ e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.pro
 	$(VENV)/bin/pytest tests/e2e $(ARGS)
 
 .PHONY: lint
-lint: $(TOOLS) ## ruff, hadolint and shellcheck
+lint: $(TOOLS) ## ruff, hadolint, shellcheck and actionlint (.github/workflows)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile tests/bench/*.Dockerfile
 	$(VENV)/bin/shellcheck --external-sources entrypoint.sh .ci/run scripts/*.sh
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
+
+.PHONY: hooks
+hooks: $(TOOLS) ## Run `make lint` before every git commit (pre-commit, .pre-commit-config.yaml)
+	$(VENV)/bin/pre-commit install
 
 .PHONY: format
 format: $(TOOLS) ## Fix what ruff can fix and format the Python code
