@@ -31,20 +31,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN rm -f /etc/apt/apt.conf.d/docker-clean \
  && echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >/etc/apt/apt.conf.d/keep-cache
 
-# gcc and libpq's headers build psycopg's C implementation; binutils' strip
-# trims the compiled extensions. They stay in this stage.
+# gcc and libpq's headers build psycopg's C implementation (gcc brings
+# binutils, whose strip trims the compiled extensions); not build-essential,
+# whose g++, make and dpkg-dev nothing here uses (3 s of a cold build). They
+# stay in this stage.
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt,sharing=locked \
     apt-get update \
- && apt-get install -y --no-install-recommends build-essential libpq-dev
+ && apt-get install -y --no-install-recommends gcc libc6-dev libpq-dev
 
 # uv, itself hash-locked: it installs the same files pip would, verifies the
 # same hashes, and caches the wheel it builds for psycopg-c, so a build
-# without layer cache does not compile it again.
+# without layer cache does not compile it again. Installed into a plain
+# directory by the image's pip: a virtualenv of its own would first install
+# pip again (2.5 s).
 COPY requirements/build.txt /tmp/requirements/
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -m venv /opt/uv \
- && /opt/uv/bin/pip install --require-hashes --no-deps -r /tmp/requirements/build.txt \
+    python -m pip install --quiet --require-hashes --no-deps --target /opt/uv -r /tmp/requirements/build.txt \
  && ln -s /opt/uv/bin/uv /usr/local/bin/uv
 
 # A virtualenv is one directory that later stages copy as a whole; uv's has
@@ -157,10 +160,10 @@ EXPOSE 8000
 
 # Liveness only (no database): /healthz answers as soon as gunicorn serves.
 # Python, because the slim image has no curl; any error exits non-zero.
-# Every second while starting (Engine 25+; older engines ignore
+# Every 250 ms until the first success (Engine 25+; older engines ignore
 # --start-interval and probe every 10 s), so `up --wait` returns as soon as
 # gunicorn serves; every 10 s after that.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --start-interval=1s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --start-interval=0.25s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"]
 
 # The entrypoint checks the settings, waits for the database and applies
