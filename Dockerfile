@@ -79,7 +79,13 @@ RUN groupadd --non-unique --gid "$GID" app \
 
 COPY entrypoint.sh /entrypoint.sh
 WORKDIR /app
-USER ${UID}:${GID}
+# The code too, for `make watch` (docker-compose.watch.yml), which copies
+# saved files in instead of mounting the directory; `make up` mounts
+# babyshop_app over it. Last: a code change rebuilds only this layer.
+COPY --chown=${UID}:${GID} babyshop_app/ /app/
+# The UID alone (its group comes from the user above): Docker resolves a
+# "uid:gid" user through getent when Compose copies files in, and fails.
+USER ${UID}
 EXPOSE 8000
 ENTRYPOINT ["/entrypoint.sh"]
 CMD ["python", "manage.py", "runserver", "0.0.0.0:8000"]

@@ -45,6 +45,10 @@ up: build ## Start the dev stack (http://localhost:8000, demo data, hot reload)
 	$(DEV) up -d --wait
 	@echo "babyshop is up: http://localhost:$${DEV_PORT:-8000}  (admin: make manage ARGS=createsuperuser)"
 
+.PHONY: watch
+watch: build ## The dev stack without the bind mount: Compose syncs saved files in, rebuilds on lock changes (Ctrl-C)
+	$(DEV) -f docker-compose.yml -f docker-compose.watch.yml watch
+
 .PHONY: down
 down: ## Stop the dev stack (keeps the database volume)
 	$(DEV) down --remove-orphans

@@ -7,6 +7,7 @@ a test or the start-up fails.
 
 import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -35,6 +36,18 @@ def run(*args, check=True, timeout=600, **kwargs):
             f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def copy_working_tree(path):
+    """The files git would commit from the working tree (tracked, and
+    untracked but not ignored) copied to path: what a clone of it will hold."""
+    listed = run("git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.stdout.split("\0")):
+        if (ROOT / name).is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, path / name)
+        else:
+            (path / name).unlink(missing_ok=True)
 
 
 def png(width, height, rgb):

@@ -1,4 +1,5 @@
-"""Every setting the code reads is documented in .env.example."""
+"""Every setting the code reads is documented in .env.example; every make
+target in the README."""
 
 import re
 
@@ -30,3 +31,13 @@ def test_env_example_documents_every_variable():
             while setting.match(lines[above]):
                 above -= 1
             assert lines[above].startswith("# "), f"{line!r} has no comment line above it"
+
+
+def test_readme_lists_every_make_target():
+    """The README's table of make targets, against the Makefile's `##` lines
+    (what `make help` prints)."""
+    targets = set(re.findall(r"^([a-zA-Z0-9_-]+):.*## ", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    listed = set(re.findall(r"^\| `make ([a-zA-Z0-9_-]+)", (ROOT / "README.md").read_text(), re.MULTILINE))
+    assert targets, "the pattern still finds the targets"
+    assert sorted(targets - listed) == [], "targets missing from the README's table"
+    assert sorted(listed - targets) == [], "README rows for targets that do not exist"

@@ -18,7 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RUN_ID, client, free_port, inspect, last_line, make, run, wait_for_https
+from conftest import (
+    ROOT,
+    RUN_ID,
+    client,
+    copy_working_tree,
+    free_port,
+    inspect,
+    last_line,
+    make,
+    run,
+    wait_for_https,
+)
 
 REVISION = "org.opencontainers.image.revision"
 
@@ -59,18 +70,11 @@ def checkout(tmp_path_factory):
     """A clone of this repository with the working tree committed on top:
     `make push` builds what is committed, and the deploy runs the scripts
     under test."""
-    root = Path(__file__).resolve().parents[2]
     path = tmp_path_factory.mktemp("checkout") / "babyshop"
-    run("git", "clone", "--quiet", str(root), str(path))
+    run("git", "clone", "--quiet", str(ROOT), str(path))
     run("git", "-C", str(path), "config", "user.email", "e2e@example.com")
     run("git", "-C", str(path), "config", "user.name", "e2e")
-    listed = run("git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for name in filter(None, listed.stdout.split("\0")):
-        if (root / name).is_file():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / name, path / name)
-        else:
-            (path / name).unlink(missing_ok=True)
+    copy_working_tree(path)
     run("git", "-C", str(path), "add", "--all")
     run("git", "-C", str(path), "commit", "--quiet", "--allow-empty", "--message", "the working tree")
     return path
