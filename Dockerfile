@@ -1,4 +1,5 @@
 # One Dockerfile, named stages:
+#   base          the Python image everything starts from
 #   builder       compilers and headers; uv installs the locked dependencies into /opt/venv
 #   development   builder + test tools, runs as your UID/GID (docker-compose.yml)
 #   static        collectstatic, from the settings and static files only
@@ -7,11 +8,13 @@
 # Built with BuildKit (the default builder of current Docker): the cache
 # mounts below keep apt's and uv's downloads between builds, never in a layer.
 
-# The base image is a build argument so that a mirror or a pinned digest can be
-# used without editing this file: --build-arg PYTHON_IMAGE=...
-ARG PYTHON_IMAGE=python:3.13-slim
+# The base image, named once: both the builder and the runtime start from
+# it, and the lock files' target Python, the scripts and the tests read the
+# version from this line (scripts/base-image.sh). Dependabot proposes new
+# tags for it; `make lock` after a new Python version.
+FROM python:3.13-slim AS base
 
-FROM ${PYTHON_IMAGE} AS builder
+FROM base AS builder
 
 # No .pyc files written by accident, logs straight to stdout, and the
 # virtualenv first on PATH so that `python` is its own. uv: copy files out of
@@ -125,7 +128,7 @@ RUN uv pip uninstall --quiet brotli \
  && python -m compileall -q -j 0 --invalidation-mode unchecked-hash "$VIRTUAL_ENV"
 
 
-FROM ${PYTHON_IMAGE} AS production
+FROM base AS production
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -27,6 +27,11 @@ DEV := docker compose
 PROD := docker compose -f docker-compose.prod.yml --env-file $(ENV_FILE)
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
+# The images' Python, from the Dockerfile's base image (python:X.Y-slim):
+# the lock files are resolved for it. The host tools' lock is resolved for
+# the oldest Python the host may have (HOST_PYTHON; ruff.toml's target too).
+PYTHON_VERSION := $(patsubst python:%-slim,%,$(shell scripts/base-image.sh))
+HOST_PYTHON := 3.11
 VENV := .venv
 TOOLS := $(VENV)/.installed
 
@@ -108,9 +113,9 @@ format: $(TOOLS) ## Fix what ruff can fix and format the Python code
 lock: $(TOOLS) ## Re-resolve requirements/*.in into hash-locked requirements/*.txt (uv)
 	cd requirements && for name in production development build; do \
 	  ../$(VENV)/bin/uv pip compile --quiet --generate-hashes --no-header --annotation-style line \
-	    --python-version 3.13 --python-platform x86_64-manylinux_2_28 $$name.in -o $$name.txt; done
+	    --python-version $(PYTHON_VERSION) --python-platform x86_64-manylinux_2_28 $$name.in -o $$name.txt; done
 	cd requirements && ../$(VENV)/bin/uv pip compile --quiet --generate-hashes --no-header \
-	  --annotation-style line --python-version 3.11 tools.in -o tools.txt
+	  --annotation-style line --python-version $(HOST_PYTHON) tools.in -o tools.txt
 
 .PHONY: bench
 bench: ## Every figure vs its goal, one table: size, builds, prod-up, load vs a seed-style baseline (BENCH_QUICK=1: smoke test)

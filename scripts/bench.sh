@@ -33,6 +33,8 @@
 #   BENCH_WARMUP=2        unmeasured seconds of the same load before each row
 #   BENCH_QUICK=1         smoke test: 1 s per row, no warm-up (figures meaningless)
 #   PYTHON_IMAGE          the base the image's own layers are measured over
+#                         (default: the Dockerfile's, scripts/base-image.sh);
+#                         the seed-style baseline is built on it too
 set -euo pipefail
 
 fail() {
@@ -52,7 +54,7 @@ connections="${BENCH_CONNECTIONS:-16}"
 threads="${BENCH_THREADS:-2}"
 seconds="${BENCH_SECONDS:-$((quick ? 1 : 10))}"
 warmup="${BENCH_WARMUP:-$((quick ? 0 : 2))}"
-base="${PYTHON_IMAGE:-python:3.13-slim}"
+base="${PYTHON_IMAGE:-$("$(dirname "$0")/base-image.sh")}"
 
 whole() { # whole NAME VALUE MINIMUM
     if ! [[ "$2" =~ ^(0|[1-9][0-9]{0,5})$ ]] || (("$2" < $3)); then
@@ -365,7 +367,7 @@ docker build --progress=plain --tag "$wrk_image" --file "$work/tests/bench/wrk.D
     "$work/tests/bench" >"$logs/wrk.log" 2>&1 || { tail -n 25 "$logs/wrk.log" >&2; fail "the wrk image does not build (output above)"; }
 images+=("$seed_image")
 docker build --progress=plain --tag "$seed_image" --file "$work/$seed_dockerfile" \
-    "$work" >"$logs/seed.log" 2>&1 || { tail -n 25 "$logs/seed.log" >&2; fail "$seed_dockerfile does not build (output above)"; }
+    --build-arg PYTHON_IMAGE="$base" "$work" >"$logs/seed.log" 2>&1 || { tail -n 25 "$logs/seed.log" >&2; fail "$seed_dockerfile does not build (output above)"; }
 # (wrk -v prints its version and exits non-zero.)
 wrk_version="$( (docker run --rm --label "$label" "$wrk_image" -v 2>&1 || true) | sed -n 's/^wrk \([^ ]*\).*/\1/p')"
 

@@ -13,8 +13,9 @@
 set -euo pipefail
 
 dir="${SECRETS_DIR:-secrets}"
-# Any image with Python 3; make deploy passes the app image the VM pulls anyway.
-image="${SECRETS_IMAGE:-python:3.13-slim}"
+# Any image with Python 3: make deploy passes the app image the VM pulls
+# anyway; here, the Dockerfile's base image.
+image="${SECRETS_IMAGE:-$("$(dirname "$0")/base-image.sh")}"
 
 mkdir -p "$dir"
 chmod 700 "$dir"

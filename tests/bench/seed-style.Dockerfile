@@ -18,7 +18,9 @@
 # The package list is what the app imports at run time: requirements/base.in,
 # with psycopg as its binary wheel, as the tutorials have it. scripts/bench.sh
 # stops with a one-line message when base.in names a package missing here.
-FROM python:3.13-slim
+# The same base as the production image (make bench passes the Dockerfile's).
+ARG PYTHON_IMAGE
+FROM ${PYTHON_IMAGE}
 
 WORKDIR /app
 COPY babyshop_app/ .

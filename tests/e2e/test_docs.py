@@ -3,7 +3,7 @@ target in the README."""
 
 import re
 
-from conftest import ROOT
+from conftest import ROOT, run
 
 SOURCES = {
     "babyshop_app/babyshop/settings.py": r'config\.\w+\(\s*"([A-Z][A-Z0-9_]+)"',
@@ -41,3 +41,22 @@ def test_readme_lists_every_make_target():
     assert targets, "the pattern still finds the targets"
     assert sorted(targets - listed) == [], "targets missing from the README's table"
     assert sorted(listed - targets) == [], "README rows for targets that do not exist"
+
+
+def test_the_python_version_is_written_once():
+    """In the Dockerfile's base image line; everything else reads it from
+    there (scripts/base-image.sh). The README may name it; the host tools'
+    floor (HOST_PYTHON) is another version on purpose."""
+    base = run(str(ROOT / "scripts" / "base-image.sh")).stdout.strip()
+    version = re.fullmatch(r"python:(\d+\.\d+)-slim", base).group(1)
+    written = re.compile(rf"python:?{re.escape(version)}\b|python-version {re.escape(version)}\b")
+    listed = run("git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard").stdout
+    found = [
+        name
+        for name in listed.split()
+        if name not in ("Dockerfile", "README.md", "scripts/base-image.sh")
+        and (ROOT / name).is_file()
+        and not name.endswith(".png")
+        and written.search((ROOT / name).read_text())
+    ]
+    assert found == []
