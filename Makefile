@@ -82,6 +82,10 @@ makemigrations: ## Create migrations for model changes
 seed: ## Load the demo catalog (idempotent)
 	$(RUN) python manage.py seed_demo
 
+.PHONY: rename
+rename: build ## Give the project your name: make rename NAME=acme_store (package, images, database, paths; see README)
+	python3 scripts/rename.py $(call quote,$(NAME))
+
 ## ---- quality ---------------------------------------------------------------
 
 .PHONY: test

@@ -22,6 +22,8 @@ import requests
 import urllib3
 
 ROOT = Path(__file__).resolve().parents[2]
+# The Django project package (make rename changes it).
+PROJECT = next(ROOT.glob("*_app/*/settings.py")).parent.name
 PROD_COMPOSE = ROOT / "docker-compose.prod.yml"
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
@@ -107,8 +109,9 @@ class Stack:
     """One Compose project of docker-compose.prod.yml, with its own secrets,
     env file and free 127.0.0.1 ports for the proxy."""
 
-    def __init__(self, tmp_path, name, **settings):
+    def __init__(self, tmp_path, name, root=ROOT, **settings):
         self.project = f"babyshop-e2e-{RUN_ID}-{name}"
+        self.root = root  # the checkout whose docker-compose.prod.yml runs
         self.dir = tmp_path
         self.http_port, self.https_port = free_port(), free_port()
         self.secrets_dir = tmp_path / "secrets"
@@ -136,9 +139,9 @@ class Stack:
         return [path.read_text().strip() for path in sorted(self.secrets_dir.iterdir())]
 
     def _command(self, args):
-        command = ["docker", "compose", "-p", self.project, "-f", str(PROD_COMPOSE)]
+        command = ["docker", "compose", "-p", self.project, "-f", str(self.root / "docker-compose.prod.yml")]
         command += ["--env-file", str(self.env_file), *args]
-        return command, {"cwd": ROOT, "env": {**os.environ, "ENV_FILE": str(self.env_file)}}
+        return command, {"cwd": self.root, "env": {**os.environ, "ENV_FILE": str(self.env_file)}}
 
     def compose(self, *args, check=True, timeout=600):
         command, options = self._command(args)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import Stack, inspect, run
+from conftest import PROJECT, Stack, inspect, run
 
 MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
 
@@ -118,8 +118,11 @@ def test_data_survives_a_restart(stack):
     assert "Baby Monitor" in stack.get("/").text
 
 
-# The advisory lock id of babyshop/management/commands/migrate_locked.py.
-MIGRATION_LOCK_ID = 0x62616279_73686F70
+def migration_lock_id(image):
+    """The advisory lock id of migrate_locked.py, as the image computes it."""
+    module = f"{PROJECT}.management.commands.migrate_locked"
+    show = f"import importlib; print(importlib.import_module({module!r}).MIGRATION_LOCK_ID)"
+    return int(run("docker", "run", "--rm", "--entrypoint", "python", image, "-c", show).stdout)
 
 
 def wait_for(predicate, what, timeout=90):
@@ -139,11 +142,11 @@ def crowd(image, tmp_path):
         stack.down()
 
 
-def test_three_replicas_starting_at_once_migrate_exactly_once(crowd):
+def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
     crowd.up("db")
     # Hold the migration lock ourselves, so that the three containers are
     # certain to reach it together instead of one after another.
-    hold = f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID}); SELECT pg_sleep(120)"
+    hold = f"SELECT pg_advisory_lock({migration_lock_id(image)}); SELECT pg_sleep(120)"
     holder = crowd.compose_process("exec", "-T", "db", "psql", "-U", "babyshop", "-c", hold)
     granted = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
     waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"

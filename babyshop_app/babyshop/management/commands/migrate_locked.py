@@ -6,12 +6,17 @@ the others wait on the lock, then find nothing left to apply. The lock is tied
 to the session, so a container killed mid-way releases it.
 """
 
+import hashlib
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-# Any fixed 64-bit number, shared by every container of this project.
-MIGRATION_LOCK_ID = 0x62616279_73686F70  # "babyshop"
+# A 64-bit number shared by every container of this project and by no other
+# project on the same PostgreSQL server: derived from the project package's
+# name, so that `make rename` gives a renamed copy a lock of its own.
+PROJECT = __name__.split(".", 1)[0]
+MIGRATION_LOCK_ID = int.from_bytes(hashlib.blake2b(PROJECT.encode(), digest_size=8).digest(), signed=True)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,122 @@
+"""make rename: a clone renamed to acme_store names the old project nowhere,
+passes its app suite, and its production image builds and serves the shop
+under the new name. Everything it starts runs under names of its own and is
+removed at the end."""
+
+import re
+
+import pytest
+
+from conftest import PROJECT, ROOT, RUN_ID, Stack, copy_working_tree, make, run
+
+NEW = "acme_store"
+# Files that must go on naming the old project: none.
+MAY_NAME_THE_OLD_PROJECT = set()
+
+
+@pytest.fixture(scope="module")
+def renamed(tmp_path_factory):
+    """A clone of the working tree (committed), after `make rename NAME=acme_store`."""
+    path = tmp_path_factory.mktemp("rename") / "shop"
+    run("git", "clone", "--quiet", str(ROOT), str(path))
+    run("git", "-C", str(path), "config", "user.email", "e2e@example.com")
+    run("git", "-C", str(path), "config", "user.name", "e2e")
+    copy_working_tree(path)
+    run("git", "-C", str(path), "add", "--all")
+    run("git", "-C", str(path), "commit", "--quiet", "--allow-empty", "--message", "the working tree")
+    # The rename asks the dev image for its modules: a project name of its own.
+    checker = f"babyshop-e2e-{RUN_ID}-rename"
+    result = make("rename", f"NAME={NEW}", cwd=path, env={"COMPOSE_PROJECT_NAME": checker})
+    try:
+        yield path, result.stdout
+    finally:
+        run("docker", "compose", "-p", checker, "down", "--remove-orphans", cwd=path, check=False)
+        # make test left the renamed dev stack's db and cache running.
+        run("docker", "compose", "down", "--volumes", "--remove-orphans", cwd=path, check=False)
+        run("docker", "image", "rm", "--force", "acme-store-dev", f"acme-store-e2e:{RUN_ID}", check=False)
+
+
+def test_the_old_name_is_gone(renamed):
+    """In no tracked file or path, in any spelling (dashes or underscores)."""
+    path, output = renamed
+    assert re.search(rf"rename: {PROJECT} -> {NEW}: \d+ lines in \d+ files, \d+ paths moved", output), output
+    listed = run(
+        "git", "-C", str(path), "ls-files", "--cached", "--others", "--exclude-standard"
+    ).stdout.split()
+    old = re.compile(PROJECT.replace("_", "[_-]"), re.IGNORECASE)
+    naming = {name for name in listed if old.search(name)}
+    for name in listed:
+        try:
+            if old.search((path / name).read_text(encoding="utf-8")):
+                naming.add(name)
+        except UnicodeDecodeError:
+            continue
+    assert naming == MAY_NAME_THE_OLD_PROJECT
+    assert (path / f"{NEW}_app" / NEW / "settings.py").is_file()
+    assert "name: acme-store\n" in (path / "docker-compose.yml").read_text()
+    assert "DEPLOY_PATH ?= /srv/acme-store" in (path / "Makefile").read_text()
+    assert "class AcmeStoreConfig" in (path / f"{NEW}_app" / NEW / "apps.py").read_text()
+
+
+def test_a_second_run_changes_nothing_and_bad_input_is_refused(renamed):
+    """The same name again: nothing to do. A bad name, or another rename on
+    top of uncommitted changes: one line saying why, nothing changed."""
+    path, _ = renamed
+    before = run("git", "-C", str(path), "status", "--porcelain").stdout
+    again = make("rename", f"NAME={NEW}", cwd=path)
+    assert "already named acme_store: nothing to change" in again.stdout
+    assert run("git", "-C", str(path), "status", "--porcelain").stdout == before
+    for name, message in [
+        ("Acme", "is not valid: expected a lower-case Python identifier"),
+        ("json", "is already a module of the standard library"),
+        ("django", "is already a module of an installed package"),
+        ("products", "is already a module of this project"),
+    ]:
+        refused = run("python3", "scripts/rename.py", name, cwd=path, check=False)
+        assert refused.returncode != 0, name
+        assert message in refused.stderr, refused.stderr
+    dirty = run("python3", "scripts/rename.py", "other_shop", cwd=path, check=False)
+    assert "the working tree has uncommitted changes" in dirty.stderr, dirty.stderr
+    assert run("git", "-C", str(path), "status", "--porcelain").stdout == before
+
+
+def test_the_renamed_clone_passes_its_tests(renamed):
+    path, _ = renamed
+    result = make("test", "ARGS=-q -p no:randomly", cwd=path, check=False, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", result.stdout)
+    database = run(
+        "docker",
+        "compose",
+        "exec",
+        "-T",
+        "db",
+        "psql",
+        "-U",
+        NEW,
+        "-tAc",
+        "SELECT current_database()",
+        cwd=path,
+    )
+    assert database.stdout.strip() == NEW
+
+
+def test_the_renamed_production_image_serves_the_shop(renamed, tmp_path):
+    path, _ = renamed
+    image = f"acme-store-e2e:{RUN_ID}"
+    run("docker", "build", "--target", "production", "--tag", image, str(path), timeout=1800)
+    stack = Stack(tmp_path, "renamed", root=path, IMAGE="acme-store-e2e", TAG=RUN_ID, SEED_DEMO="true")
+    try:
+        stack.up()
+        stack.trust_proxy_ca()
+        home = stack.get("/")
+        assert home.status_code == 200
+        assert "<title>acme_store</title>" in home.text
+        assert "Baby Monitor" in home.text
+        # The database user and name default to the new name.
+        count = stack.exec(
+            "db", "psql", "-U", NEW, "-d", NEW, "-tAc", "SELECT count(*) FROM products_product"
+        )
+        assert int(count.stdout) > 0
+    finally:
+        stack.down()
