@@ -52,6 +52,18 @@ def copy_working_tree(path):
             (path / name).unlink(missing_ok=True)
 
 
+def committed_clone(path):
+    """A clone of this repository at path, with the working tree committed on
+    top: what a user of this tree would clone."""
+    run("git", "clone", "--quiet", str(ROOT), str(path))
+    run("git", "-C", str(path), "config", "user.email", "e2e@example.com")
+    run("git", "-C", str(path), "config", "user.name", "e2e")
+    copy_working_tree(path)
+    run("git", "-C", str(path), "add", "--all")
+    run("git", "-C", str(path), "commit", "--quiet", "--allow-empty", "--message", "the working tree")
+    return path
+
+
 def png(width, height, rgb):
     """A valid PNG made without Pillow (the host has only the test tools)."""
 

@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    ROOT,
     RUN_ID,
     client,
-    copy_working_tree,
+    committed_clone,
     free_port,
     inspect,
     last_line,
@@ -70,14 +69,7 @@ def checkout(tmp_path_factory):
     """A clone of this repository with the working tree committed on top:
     `make push` builds what is committed, and the deploy runs the scripts
     under test."""
-    path = tmp_path_factory.mktemp("checkout") / "babyshop"
-    run("git", "clone", "--quiet", str(ROOT), str(path))
-    run("git", "-C", str(path), "config", "user.email", "e2e@example.com")
-    run("git", "-C", str(path), "config", "user.name", "e2e")
-    copy_working_tree(path)
-    run("git", "-C", str(path), "add", "--all")
-    run("git", "-C", str(path), "commit", "--quiet", "--allow-empty", "--message", "the working tree")
-    return path
+    return committed_clone(tmp_path_factory.mktemp("checkout") / "babyshop")
 
 
 @pytest.fixture(scope="module")

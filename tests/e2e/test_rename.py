@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import PROJECT, ROOT, RUN_ID, Stack, copy_working_tree, make, run
+from conftest import PROJECT, RUN_ID, Stack, committed_clone, make, run
 
 NEW = "acme_store"
 # Files that must go on naming the old project: none.
@@ -17,13 +17,7 @@ MAY_NAME_THE_OLD_PROJECT = set()
 @pytest.fixture(scope="module")
 def renamed(tmp_path_factory):
     """A clone of the working tree (committed), after `make rename NAME=acme_store`."""
-    path = tmp_path_factory.mktemp("rename") / "shop"
-    run("git", "clone", "--quiet", str(ROOT), str(path))
-    run("git", "-C", str(path), "config", "user.email", "e2e@example.com")
-    run("git", "-C", str(path), "config", "user.name", "e2e")
-    copy_working_tree(path)
-    run("git", "-C", str(path), "add", "--all")
-    run("git", "-C", str(path), "commit", "--quiet", "--allow-empty", "--message", "the working tree")
+    path = committed_clone(tmp_path_factory.mktemp("rename") / "shop")
     # The rename asks the dev image for its modules: a project name of its own.
     checker = f"babyshop-e2e-{RUN_ID}-rename"
     result = make("rename", f"NAME={NEW}", cwd=path, env={"COMPOSE_PROJECT_NAME": checker})
