@@ -167,8 +167,7 @@ class LocalPages:
             if version != self.version:
                 # An announcement is on its way, or one was lost: read the
                 # version again rather than trust either.
-                self.version = None
-                self.pages.clear()
+                self._forget()
                 return
             self.pages[key] = (version, time.monotonic() + LOCAL_SECONDS, page)
             self.pages.move_to_end(key)
@@ -178,8 +177,15 @@ class LocalPages:
     def forget(self):
         """This process changed the version itself: read it again."""
         with self.lock:
-            self.version = None
-            self.pages.clear()
+            self._forget()
+
+    def _forget(self, *, unconfirmed=False):
+        """Drop every copy and the version (with the lock held); unconfirmed:
+        the subscription must be confirmed again before the version is read."""
+        self.version = None
+        self.pages.clear()
+        if unconfirmed:
+            self.confirmed = False
 
     def _current(self):
         if self.subscription is None:
@@ -194,19 +200,16 @@ class LocalPages:
         # Whatever arrived since the last request: announcements, and the
         # confirmation of the subscription (after which the version is read).
         while (message := self.subscription.get_message(timeout=0)) is not None:
+            self._forget()
             if message["type"] == "subscribe":
                 self.confirmed = True
-            self.version = None
-            self.pages.clear()
         if self.version is None and self.confirmed:
             self.version = _current_version()
         return self.version
 
     def _reconnected(self, connection):
         # Called by redis-py while this object's lock is held (in _current).
-        self.confirmed = False
-        self.version = None
-        self.pages.clear()
+        self._forget(unconfirmed=True)
 
     def _drop_subscription(self):
         if self.subscription is not None:
@@ -214,9 +217,7 @@ class LocalPages:
                 self.subscription.connection.deregister_connect_callback(self._reconnected)
             self.subscription.close()
         self.subscription = None
-        self.confirmed = False
-        self.version = None
-        self.pages.clear()
+        self._forget(unconfirmed=True)
 
 
 _local = LocalPages()

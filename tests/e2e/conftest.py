@@ -40,6 +40,15 @@ def run(*args, check=True, timeout=600, **kwargs):
     return result
 
 
+def wait_until(predicate, what, timeout=60, detail=lambda: ""):
+    """Poll predicate every half second; fail after timeout seconds, naming
+    what was awaited (and what detail() says: a log, say)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}\n{detail()}"
+        time.sleep(0.5)
+
+
 def copy_working_tree(path):
     """The files git would commit from the working tree (tracked, and
     untracked but not ignored) copied to path: what a clone of it will hold."""

@@ -28,16 +28,10 @@ from conftest import (
     make,
     run,
     wait_for_https,
+    wait_until,
 )
 
 REVISION = "org.opencontainers.image.revision"
-
-
-def wait_until(predicate, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def answers(url):

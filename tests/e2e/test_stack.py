@@ -1,11 +1,10 @@
 """The production stack (docker-compose.prod.yml) as a user meets it."""
 
 import re
-import time
 
 import pytest
 
-from conftest import PROJECT, Stack, inspect, run
+from conftest import PROJECT, Stack, inspect, run, wait_until
 
 MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
 
@@ -125,13 +124,6 @@ def migration_lock_id(image):
     return int(run("docker", "run", "--rm", "--entrypoint", "python", image, "-c", show).stdout)
 
 
-def wait_for(predicate, what, timeout=90):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
 @pytest.fixture
 def crowd(image, tmp_path):
     """A fresh project: an empty database."""
@@ -152,11 +144,11 @@ def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
     waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
     starter = None
     try:
-        wait_for(lambda: crowd.psql(granted) == "1", "the test to hold the lock")
+        wait_until(lambda: crowd.psql(granted) == "1", "the test to hold the lock", timeout=90)
         starter = crowd.compose_process(
             "up", "--detach", "--wait", "--wait-timeout", "240", "--scale", "web=3"
         )
-        wait_for(lambda: crowd.psql(waiting) == "3", "three containers queued on the migration lock")
+        wait_until(lambda: crowd.psql(waiting) == "3", "three containers queued on the lock", timeout=90)
         assert crowd.psql("SELECT to_regclass('django_migrations') IS NULL") == "t", "nobody migrated yet"
     finally:
         crowd.psql(

@@ -5,12 +5,11 @@ name, image tag and loopback port; torn down with its volumes."""
 
 import os
 import subprocess
-import time
 
 import pytest
 import requests
 
-from conftest import RUN_ID, copy_working_tree, free_port, inspect, run
+from conftest import RUN_ID, copy_working_tree, free_port, inspect, run, wait_until
 
 
 def page(url):
@@ -18,14 +17,6 @@ def page(url):
         return requests.get(url, timeout=5).text
     except requests.RequestException:
         return ""
-
-
-def wait_for(condition, what, seconds, log):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {seconds}s; compose watch said:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -54,9 +45,13 @@ def watched(tmp_path):
 
 def test_a_saved_template_shows_without_a_bind_mount(watched):
     tree, url, log, compose = watched
-    wait_for(lambda: "Baby Monitor" in page(url + "/"), "the dev stack did not serve the shop", 300, log)
+
+    def said():
+        return f"compose watch said:\n{log.read_text()[-3000:]}"
+
+    wait_until(lambda: "Baby Monitor" in page(url + "/"), "the dev stack to serve the shop", 300, said)
     web = compose("ps", "--quiet", "web").stdout.strip()
     assert "bind" not in inspect(web, "{{range .Mounts}}{{.Type}} {{end}}"), "the code is not mounted"
     base = tree / "babyshop_app" / "templates" / "base.html"
     base.write_text(base.read_text().replace("a Django + Docker blueprint", "saved while watched"))
-    wait_for(lambda: "saved while watched" in page(url + "/"), "the edit did not show", 60, log)
+    wait_until(lambda: "saved while watched" in page(url + "/"), "the saved template to show", 60, said)
