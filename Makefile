@@ -24,7 +24,7 @@ ENV_FILE ?= .env
 export ENV_FILE
 
 DEV := docker compose
-PROD := docker compose -f docker-compose.prod.yml --env-file $(ENV_FILE)
+PROD := scripts/compose.sh
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
 # The images' Python, from the Dockerfile's base image (python:X.Y-slim):
@@ -162,6 +162,32 @@ prod-logs: ## Follow the production stack's logs
 .PHONY: prod-manage
 prod-manage: ## Run a manage.py command in the production web container: make prod-manage ARGS=createsuperuser
 	$(PROD) exec web python manage.py $(ARGS)
+
+## ---- swarm: several machines ------------------------------------------------
+# The stack on the swarm (its services are $(STACK_NAME)_web, ...) and the
+# compose files given to docker stack deploy, in order.
+STACK_NAME ?= babyshop
+SWARM_FILES ?= docker-compose.prod.yml docker-compose.swarm.yml
+
+.PHONY: swarm-deploy
+swarm-deploy: ## Deploy REGISTRY/IMAGE:TAG to the swarm this Docker client manages: one web task at a time, rolled back on failure
+	STACK_NAME=$(call quote,$(STACK_NAME)) SWARM_FILES=$(call quote,$(SWARM_FILES)) \
+	  DEPLOY_IMAGE=$(call quote,$(REGISTRY)/$(IMAGE)) DEPLOY_TAG=$(call quote,$(TAG)) scripts/swarm-deploy.sh
+
+.PHONY: swarm-rollback
+swarm-rollback: ## Deploy an image pushed earlier to the swarm: make swarm-rollback TAG=<earlier git sha>
+	@if [ "$(origin TAG)" != "command line" ]; then \
+	  echo "swarm-rollback: name the image to go back to, e.g. make swarm-rollback TAG=1a2b3c4" >&2; exit 1; fi
+	$(MAKE) --no-print-directory swarm-deploy TAG=$(TAG)
+
+.PHONY: swarm-status
+swarm-status: ## The swarm stack's services, and on which node each task runs
+	docker stack services $(call quote,$(STACK_NAME))
+	docker stack ps --filter desired-state=running $(call quote,$(STACK_NAME))
+
+.PHONY: swarm-down
+swarm-down: ## Remove the swarm stack (volumes, the database's included, stay on their nodes)
+	docker stack rm --detach=false $(call quote,$(STACK_NAME))
 
 ## ---- operations ------------------------------------------------------------
 

@@ -414,6 +414,8 @@ elif [[ "$(docker image inspect --format '{{join .RootFS.Layers " "}}' "$id:view
 fi
 
 # ---- 2. make prod-up -----------------------------------------------------------
+# One web container (WEB_REPLICAS=1): the load direct to web and through Caddy
+# then reaches the same one, at BENCH_CPUS.
 
 cat >"$work/.env" <<ENV
 IMAGE=$id
@@ -422,6 +424,7 @@ SITE_DOMAIN=localhost
 HTTP_PORT=127.0.0.1:0
 HTTPS_PORT=127.0.0.1:0
 WEB_CPUS=$cpus
+WEB_REPLICAS=1
 ENV
 SECRETS_DIR="$work/secrets" "$work/scripts/make-secrets.sh" >/dev/null
 

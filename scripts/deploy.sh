@@ -86,7 +86,7 @@ on_vm() {
         || stop "$reference did not start (the error is above); this was the first deploy here, and its files were removed"
     # Changes nothing if the check stopped prod-up; brings the previous
     # containers back if it got as far as replacing them.
-    docker compose -f docker-compose.prod.yml --env-file .env up --detach --wait --no-build \
+    ENV_FILE=.env scripts/compose.sh up --detach --wait --no-build \
         || stop "$reference did not start, and the previous version did not start again either (the errors are above)"
     stop "$reference did not start (the error is above): the previous files are back in place and the previous version runs"
 }
@@ -99,7 +99,7 @@ bundle="$(mktemp -d)"
 trap 'rm -rf -- "$bundle"' EXIT
 mkdir "$bundle/scripts" "$bundle/systemd"
 cp docker-compose.prod.yml Caddyfile "$bundle/"
-cp scripts/lib.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh "$bundle/scripts/"
+cp scripts/lib.sh scripts/compose.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh "$bundle/scripts/"
 {
     grep -vE '^[[:space:]]*(IMAGE|TAG|SECRETS_DIR)=' "$env_file" || true
     echo "IMAGE=$image"

@@ -10,7 +10,23 @@ fail() {
     exit 2
 }
 
-compose=(docker compose -f docker-compose.prod.yml --env-file "${ENV_FILE:-.env}")
+# require_settings: stop unless the env file and both secret files exist.
+require_settings() {
+    local env_file="${ENV_FILE:-.env}" secrets_dir name
+    [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
+    secrets_dir="$(setting SECRETS_DIR ./secrets)"
+    for name in secret_key postgres_password; do
+        [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
+    done
+}
+
+# web_replicas: WEB_REPLICAS (default 2), or stop if it is not a number >= 1.
+web_replicas() {
+    local replicas
+    replicas="$(setting WEB_REPLICAS 2)"
+    [[ "$replicas" =~ ^[1-9][0-9]{0,2}$ ]] || fail "WEB_REPLICAS='$replicas' is not valid: expected a whole number >= 1"
+    printf '%s\n' "$replicas"
+}
 
 # require_running SERVICE...: stop unless each of these services runs.
 require_running() {
@@ -37,6 +53,12 @@ setting() {
     esac
     printf '%s\n' "${value:-${2:-}}"
 }
+
+# docker compose for the production stack. The project name (the prefix of
+# its containers, volumes and networks) is babyshop-prod unless
+# COMPOSE_PROJECT_NAME says otherwise.
+compose=(docker compose --project-name "$(setting COMPOSE_PROJECT_NAME babyshop-prod)"
+    -f docker-compose.prod.yml --env-file "${ENV_FILE:-.env}")
 
 # check_archives DIR: read DIR/database.dump and DIR/media.tar through to
 # their ends, in the db container (pg_restore and GNU tar are there). A

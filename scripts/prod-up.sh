@@ -6,18 +6,48 @@
 #    settings (manage.py check --deploy), waits for the database and applies
 #    the migrations, so a bad setting, a wrong password or an unreachable
 #    database stops here with its one-line message, not in a restart loop;
-# 2. start every service and wait until they are up (healthy where checked).
+# 2. first start (no web container runs): start every service and wait until
+#    they are up (healthy where checked);
+# 3. update (web runs): replace web without a pause. WEB_REPLICAS new web
+#    containers start beside the running ones, and only once every one of them
+#    is healthy (and so in the proxy's rotation) are the old ones stopped:
+#    SIGTERM, in-flight requests finish, then they are removed. If a new
+#    container does not become healthy, the new ones are removed and the old
+#    ones go on serving. db and cache are recreated only if their settings
+#    changed, the proxy only if its settings or its Caddyfile did (a pause of
+#    about a second then: a Caddyfile replaced by a deploy reaches the proxy
+#    only in a new container).
+#
+# Old and new code overlap during an update, on the new schema: migrations
+# must be expand/contract (README, "Deploying without a pause").
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 
-env_file="${ENV_FILE:-.env}"
-[ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
-secrets_dir="$(setting SECRETS_DIR ./secrets)"
-for name in secret_key postgres_password; do
-    [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
-done
+require_settings
+replicas="$(web_replicas)"
 
 "${compose[@]}" run --rm web python manage.py check --deploy --fail-level WARNING
-"${compose[@]}" up --detach --wait --no-build
+
+mapfile -t old < <("${compose[@]}" ps --quiet web)
+if [ "${#old[@]}" -eq 0 ]; then
+    "${compose[@]}" up --detach --wait --no-build
+    exit
+fi
+
+"${compose[@]}" up --detach --wait --no-build db cache
+echo "prod-up: starting $replicas new web containers beside the ${#old[@]} running"
+if ! "${compose[@]}" up --detach --wait --wait-timeout 180 --no-build --no-deps --no-recreate \
+    --scale "web=$((${#old[@]} + replicas))" web; then
+    mapfile -t new < <("${compose[@]}" ps --all --quiet web | grep -vxF -f <(printf '%s\n' "${old[@]}"))
+    [ "${#new[@]}" -eq 0 ] || docker rm --force "${new[@]}" >/dev/null
+    fail "the new web containers did not become healthy (the error is above; make prod-logs shows theirs): they were removed, the ${#old[@]} running before go on serving"
+fi
+echo "prod-up: the new web containers are healthy; stopping the ${#old[@]} old ones (in-flight requests finish first)"
+docker stop "${old[@]}" >/dev/null
+docker rm "${old[@]}" >/dev/null
+
+recreate=()
+"${compose[@]}" exec -T proxy cat /etc/caddy/Caddyfile | cmp -s - Caddyfile || recreate=(--force-recreate)
+"${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" proxy

@@ -205,13 +205,13 @@ def _server_url(name, value, schemes, expected):
     return parts
 
 
-def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD"):  # noqa: S107 (a variable's name)
-    """A PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/NAME.
+def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD", default=None):  # noqa: S107 (a variable's name)
+    """A PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/NAME (default when unset).
 
     The password may instead come from DATABASE_PASSWORD or, better, from the
     secret file named by DATABASE_PASSWORD_FILE; it then replaces the URL's.
     """
-    value = _raw(name)
+    value = _raw(name) or default
     expected = "expected postgres://USER:PASSWORD@HOST:PORT/NAME"
     if value is None:
         raise ConfigError(f"{name} is not set: {expected}")

@@ -126,7 +126,16 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": config.database("DATABASE_URL")}
+# Without DATABASE_URL: the db service of the production compose file, as the
+# user and database it was created with (POSTGRES_USER, POSTGRES_DB).
+DATABASES = {
+    "default": config.database(
+        "DATABASE_URL",
+        default="postgres://{}@db:5432/{}".format(
+            config.string("POSTGRES_USER", "babyshop"), config.string("POSTGRES_DB", "babyshop")
+        ),
+    )
+}
 DATABASES["default"]["CONN_MAX_AGE"] = config.integer("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Short, so that pages answer 503 quickly while the database is away.

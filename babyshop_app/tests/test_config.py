@@ -16,6 +16,8 @@ APP_VARIABLES = (
     "ALLOWED_HOSTS",
     "CSRF_TRUSTED_ORIGINS",
     "DATABASE_URL",
+    "POSTGRES_USER",
+    "POSTGRES_DB",
     "LOG_LEVEL",
     "SITE_DOMAIN",
 )
@@ -255,8 +257,10 @@ class TestStartup:
         result = manage("check", DATABASE_URL="postgres://u:hunter2@db:port/shop")
         assert_config_error(result, "DATABASE_URL is malformed", secret="hunter2")
 
-    def test_missing_database_url(self):
-        assert_config_error(manage("check", DATABASE_URL=None), "DATABASE_URL is not set")
+    def test_missing_database_url_without_a_default(self, monkeypatch):
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        with pytest.raises(config.ConfigError, match="DATABASE_URL is not set: expected postgres://"):
+            config.database()
 
     def test_empty_allowed_hosts_with_debug_off(self):
         assert_config_error(manage("check", ALLOWED_HOSTS=""), "ALLOWED_HOSTS is empty")
@@ -298,6 +302,15 @@ class TestStartup:
     def test_debug_on_needs_no_secret(self):
         result = manage("check", DEBUG="true", SECRET_KEY=None, ALLOWED_HOSTS=None)
         assert result.returncode == 0, result.stderr
+
+    def test_without_a_database_url_web_uses_the_compose_db_service(self):
+        """The production compose file sets no DATABASE_URL: web connects to
+        its db service as the user, and to the database, that db was created with."""
+        show = "from django.conf import settings as s; d = s.DATABASES['default']; print(d['HOST'], d['USER'], d['NAME'])"  # noqa: E501
+        variables = {"DATABASE_URL": None, "POSTGRES_USER": "clerk", "POSTGRES_DB": "stock"}
+        result = manage("shell", "--verbosity", "0", "-c", show, **variables)
+        assert result.stdout.strip() == "db clerk stock", result.stderr
+        assert manage("shell", "--verbosity", "0", "-c", show).stdout.strip() == "db.invalid u shop"
 
     def test_collectstatic_needs_no_database(self, tmp_path):
         result = manage("collectstatic", "--noinput", STATIC_ROOT=str(tmp_path))

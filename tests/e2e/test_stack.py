@@ -10,10 +10,11 @@ MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
 
 
 def test_the_stack_becomes_healthy(stack):
+    assert len(stack.containers("web")) == 2, "WEB_REPLICAS web containers (default 2)"
     for service in ("web", "db"):
-        (container,) = stack.containers(service)
-        assert inspect(container, "{{.State.Health.Status}}") == "healthy"
-        assert inspect(container, "{{.HostConfig.RestartPolicy.Name}}") == "unless-stopped"
+        for container in stack.containers(service):
+            assert inspect(container, "{{.State.Health.Status}}") == "healthy"
+            assert inspect(container, "{{.HostConfig.RestartPolicy.Name}}") == "unless-stopped"
 
 
 def test_the_entrypoint_migrated_at_start_and_the_image_never_did(stack, image):

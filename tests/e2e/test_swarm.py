@@ -1,0 +1,400 @@
+"""The production stack on a Docker Swarm of three machines (make swarm-deploy).
+
+The machines are simulated by ../shared/docker-sandbox/swarm.sh: three
+docker:dind nodes (node1 the manager), a registry beside them that every node
+pulls from, and one directory that every node mounts at /srv/shared, standing
+in for the NFS export a real swarm would mount the media volume from. Its
+kernel has no IPVS, so tests/e2e/swarm-sandbox.yml gives the services DNS
+round robin instead of virtual IPs; everything else is the files a user
+deploys. node1 is the edge (the proxy, ports 80/443 on its address), node2
+keeps the database. The shop is reached as https://localhost:<port> through
+a forwarder on this machine to node1's port 443, so that the name, the
+certificate and the cookies are what a browser would see.
+
+Images: the run's production image (one), a second release made from it
+(two), and a release that cannot start (broken: a setting it refuses).
+"""
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import socket
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    ADMIN_PASSWORD,
+    ROOT,
+    RUN_ID,
+    client,
+    csrf_token,
+    free_port,
+    last_line,
+    make,
+    png,
+    run,
+    wait_for_https,
+    wait_until,
+)
+
+SWARM_SH = Path(os.environ.get("SWARM_SH", ROOT.parent / "shared" / "docker-sandbox" / "swarm.sh"))
+STACK = "babyshop"
+FILES = "docker-compose.prod.yml docker-compose.swarm.yml tests/e2e/swarm-sandbox.yml"
+BASE_IMAGES = ("postgres:17", "caddy:2", "valkey/valkey:8")
+
+
+class Forward:
+    """127.0.0.1:<free port> on this machine, relayed to one node's port."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                near, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            try:
+                far = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                near.close()
+                continue
+            far.settimeout(None)
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self.server.close()
+
+
+class Swarm:
+    def __init__(self, tmp_path):
+        self.dir = tmp_path
+        self.name = f"babyshop-e2e-{RUN_ID}-swarm"
+        self.shared = tmp_path / "shared"
+        self.registry_port = free_port()
+        self.sandbox_env = {
+            **os.environ, "SWARM_NAME": self.name, "SWARM_SHARED": str(self.shared),
+            "SWARM_REGISTRY_PORT": str(self.registry_port),
+        }  # fmt: skip
+        self.nodes = {}  # hostname -> address
+        self.env_file = tmp_path / "swarm.env"
+        self.secrets_dir = tmp_path / "secrets"
+        self.forward = None
+
+    def sandbox(self, *args, timeout=600):
+        return run("bash", str(SWARM_SH), *args, env=self.sandbox_env, timeout=timeout)
+
+    def up(self):
+        exports = self.sandbox("up", "3").stdout
+        self.manager = re.search(r"DOCKER_HOST=(\S+)", exports).group(1)
+        self.pull_registry = re.search(r"SWARM_REGISTRY=(\S+)", exports).group(1)
+        self.push_registry = re.search(r"PUSH_REGISTRY=(\S+)", exports).group(1)
+        for container, address in re.findall(rf"({re.escape(self.name)}-\d+)=(\S+)", exports):
+            self.nodes[f"node{container.rsplit('-', 1)[1]}"] = address
+        self.sandbox("load", *BASE_IMAGES)
+        self.docker("node", "update", "--label-add", "babyshop.edge=true", "node1")
+        self.docker("node", "update", "--label-add", "babyshop.db=true", "node2")
+        # The NFS export's stand-in, writable by the image's app user (10001).
+        media = self.shared / "media"
+        media.mkdir(parents=True)
+        os.chown(media, 10001, 10001)
+        run(
+            str(ROOT / "scripts" / "make-secrets.sh"),
+            env={**os.environ, "SECRETS_DIR": str(self.secrets_dir)},
+        )
+        self.env_file.write_text(
+            "SITE_DOMAIN=localhost\nSEED_DEMO=true\nWEB_REPLICAS=3\n"
+            f"SECRETS_DIR={self.secrets_dir}\n"
+            "MEDIA_VOLUME_TYPE=none\nMEDIA_VOLUME_OPTIONS=bind\nMEDIA_VOLUME_DEVICE=/srv/shared/media\n"
+        )
+        self.forward = Forward(self.nodes["node1"], 443)
+        self.url = f"https://localhost:{self.forward.port}"
+        self.http = client(verify=False)
+
+    def down(self):
+        if self.forward:
+            self.forward.close()
+        if SWARM_SH.exists():
+            run("bash", str(SWARM_SH), "down", env=self.sandbox_env, check=False)
+        images = run("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+        ours = [image for image in images if image.startswith(f"127.0.0.1:{self.registry_port}/")]
+        if ours:
+            run("docker", "image", "rm", "--force", *ours, check=False)
+        shutil.rmtree(self.shared, ignore_errors=True)
+
+    def docker(self, *args, node=None, check=True):
+        """docker on the manager, or on one node's own engine."""
+        host = f"tcp://{self.nodes[node]}:2375" if node else self.manager
+        return run("docker", "--host", host, *args, check=check)
+
+    def push(self, image, tag):
+        """Push a local image as babyshop-e2e:TAG; the nodes pull it from the registry."""
+        pushed = f"{self.push_registry}/babyshop-e2e:{tag}"
+        run("docker", "tag", image, pushed)
+        run("docker", "push", "--quiet", pushed, timeout=900)
+
+    def deploy(self, tag, target="swarm-deploy", check=True):
+        return make(
+            target, f"ENV_FILE={self.env_file}", f"REGISTRY={self.pull_registry}", "IMAGE=babyshop-e2e",
+            f"TAG={tag}", f"STACK_NAME={STACK}", f"SWARM_FILES={FILES}",
+            env={"DOCKER_HOST": self.manager}, check=check, timeout=900,
+        )  # fmt: skip
+
+    def tasks(self, service="web"):
+        """(node, container id, image) of each running task of a service."""
+        listed = self.docker(
+            "service", "ps", f"{STACK}_{service}", "--filter", "desired-state=running",
+            "--format", "{{.Node}} {{.Name}}.{{.ID}} {{.Image}} {{.CurrentState}}", "--no-trunc",
+        ).stdout.split("\n")  # fmt: skip
+        found = []
+        for line in filter(None, listed):
+            node, task, image, state = line.split(" ", 3)
+            if state.startswith("Running"):
+                container = self.docker("ps", "--quiet", "--filter", f"name={task}", node=node).stdout.strip()
+                found.append((node, container, image))
+        return found
+
+    def web_image(self):
+        spec = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+        return self.docker("service", "inspect", "--format", spec, f"{STACK}_web").stdout.strip()
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path, **kwargs):
+        headers = {"Referer": self.url + path}
+        return self.http.post(self.url + path, timeout=30, headers=headers, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def swarm(image, tmp_path_factory):
+    """A 3-node swarm with the release images pushed beside it; removed, with
+    every node, volume and image, even when a test fails."""
+    if not SWARM_SH.exists():
+        if "SWARM_SH" in os.environ:  # asked for (.ci/run): a missing script is a failure
+            pytest.fail(f"SWARM_SH={SWARM_SH} does not exist")
+        pytest.skip(f"no simulated swarm here: {SWARM_SH} (the docker sandbox beside the project) is missing")
+    built = tmp_path_factory.mktemp("releases")
+    (built / "two.Dockerfile").write_text(
+        f"FROM {image}\nUSER root\n"
+        "RUN sed -i 's/a Django + Docker blueprint/release two/' /app/templates/base.html\nUSER 10001:10001\n"
+    )
+    # A release that cannot start: a setting it refuses stops its entrypoint.
+    (built / "broken.Dockerfile").write_text(f"FROM {image}\nENV DEBUG=maybe\n")
+    cluster = Swarm(tmp_path_factory.mktemp("swarm"))
+    try:
+        cluster.up()
+        cluster.push(image, "one")
+        for tag in ("two", "broken"):
+            dockerfile = built / f"{tag}.Dockerfile"
+            run(
+                "docker", "build", "--quiet", "--tag", f"{image}-{tag}", "--file", str(dockerfile), str(built)
+            )
+            cluster.push(f"{image}-{tag}", tag)
+        yield cluster
+    finally:
+        cluster.down()
+        run("docker", "image", "rm", "--force", f"{image}-two", f"{image}-broken", check=False)
+
+
+@pytest.fixture(scope="module")
+def deployed(swarm, figures):
+    started = time.monotonic()
+    swarm.deploy("one")
+    figures.append(
+        f"swarm: stack with 3 web replicas deployed and converged in {time.monotonic() - started:.1f}s"
+    )
+    wait_for_https(swarm.url, lambda: swarm.docker("service", "logs", f"{STACK}_proxy", check=False).stdout)
+    return swarm
+
+
+class Load:
+    """Clients asking for the home page through the proxy until stopped."""
+
+    def __init__(self, swarm, clients=3):
+        self.outcomes, self.latencies, self.stop = [], [], threading.Event()
+        self.threads = [threading.Thread(target=self._visit, args=(swarm,)) for _ in range(clients)]
+        for thread in self.threads:
+            thread.start()
+
+    def _visit(self, swarm):
+        session = client(verify=False)
+        while not self.stop.is_set():
+            sent = time.monotonic()
+            try:
+                self.outcomes.append(session.get(swarm.url + "/", timeout=30).status_code)
+            except OSError as error:
+                self.outcomes.append(type(error).__name__)
+            self.latencies.append(time.monotonic() - sent)
+            time.sleep(0.02)
+
+    def finish(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+        failures = [outcome for outcome in self.outcomes if outcome != 200]
+        summary = (
+            f"{len(self.outcomes)} requests, {len(failures)} failed"
+            f" ({', '.join(sorted({str(f) for f in failures})) or 'none'}),"
+            f" p50 {statistics.median(self.latencies) * 1000:.0f} ms, max {max(self.latencies) * 1000:.0f} ms"
+        )
+        return failures, summary
+
+
+def test_web_runs_on_several_nodes_beside_a_pinned_database(deployed):
+    """Three web tasks spread over the nodes; db on the labelled node, the
+    proxy on the edge node; the secrets are Swarm secrets, in no service's
+    environment; every service's log is bounded."""
+    web_nodes = {node for node, _, _ in deployed.tasks("web")}
+    assert len(web_nodes) >= 2, web_nodes
+    assert [node for node, _, _ in deployed.tasks("db")] == ["node2"]
+    assert [node for node, _, _ in deployed.tasks("proxy")] == ["node1"]
+    secrets = deployed.docker("secret", "ls", "--format", "{{.Name}}").stdout.split()
+    assert {f"{STACK}_secret_key", f"{STACK}_postgres_password"} <= set(secrets)
+    values = [path.read_text().strip() for path in deployed.secrets_dir.iterdir()]
+    for service in ("web", "db", "proxy", "cache"):
+        spec = deployed.docker("service", "inspect", f"{STACK}_{service}").stdout
+        assert not [value for value in values if value in spec], f"a secret is in {service}'s service spec"
+        assert '"max-size": "10m"' in spec, f"{service}'s log is not bounded"
+        assert '"max-file": "5"' in spec, f"{service}'s log is not bounded"
+
+    home = deployed.get("/")
+    assert home.status_code == 200
+    assert "<title>babyshop</title>" in home.text
+    assert "Baby Monitor" in home.text
+
+
+def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
+    """A visitor registers through the proxy; the admin uploads a product
+    picture through it; each web task, on its own node, serves those bytes
+    from the shared media volume."""
+    form = deployed.get("/accounts/register/")
+    username = f"swarm-{RUN_ID}"
+    registered = deployed.post(
+        "/accounts/register/",
+        data={"csrfmiddlewaretoken": csrf_token(form), "username": username,
+              "email": f"{username}@example.com", "password1": ADMIN_PASSWORD, "password2": ADMIN_PASSWORD},
+    )  # fmt: skip
+    assert registered.status_code == 200
+    assert username in registered.text, "registered and logged in"
+
+    (node, container, _), *_ = deployed.tasks("web")
+    deployed.docker(
+        "exec", "--env", f"DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD}", container, "python", "manage.py",
+        "createsuperuser", "--noinput", "--username", "boss", "--email", "boss@example.com", node=node,
+    )  # fmt: skip
+    deployed.http = client(verify=False)
+    login = deployed.get("/admin/login/?next=/admin/")
+    admin = deployed.post(
+        "/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": csrf_token(login), "username": "boss", "password": ADMIN_PASSWORD},
+    )
+    assert "Site administration" in admin.text
+    picture = png(7, 5, (30, 160, 90))
+    form = deployed.get("/admin/products/product/add/")
+    category = re.search(r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL)
+    saved = deployed.post(
+        "/admin/products/product/add/",
+        data={"csrfmiddlewaretoken": csrf_token(form), "name": "Swarm Rattle", "slug": "swarm-rattle",
+              "description": "Uploaded to a swarm.", "price": "3.50", "category": category.group(1),
+              "is_active": "on"},
+        files={"image": ("swarm-rattle.png", picture, "image/png")},
+    )  # fmt: skip
+    assert "was added successfully" in saved.text
+    url = re.search(
+        r'<img src="(/media/products/[^"]+)"', deployed.get("/products/swarm-rattle/").text
+    ).group(1)
+
+    fetch = (
+        "import hashlib, sys, urllib.request;"
+        " request = urllib.request.Request('http://127.0.0.1:8000' + sys.argv[1],"
+        " headers={'Host': 'localhost', 'X-Forwarded-Proto': 'https'});"
+        " print(hashlib.sha256(urllib.request.urlopen(request, timeout=10).read()).hexdigest())"
+    )
+    tasks = deployed.tasks("web")
+    assert len({node for node, _, _ in tasks}) >= 2
+    for node, container, _ in tasks:
+        served = deployed.docker("exec", container, "python", "-c", fetch, url, node=node).stdout.strip()
+        assert served == hashlib.sha256(picture).hexdigest(), (
+            f"the web task on {node} does not serve the upload"
+        )
+
+
+def test_a_rolling_update_under_load_fails_no_request(deployed, figures):
+    """Release two replaces release one task by task while clients keep
+    asking: no request fails, and every task ends on release two."""
+    load = Load(deployed)
+    started = time.monotonic()
+    try:
+        deployed.deploy("two")
+    finally:
+        failures, summary = load.finish()
+    figures.append(
+        f"swarm: rolling update one -> two under load: {time.monotonic() - started:.1f}s, {summary}"
+    )
+    assert failures == []
+    assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:two")
+    assert {image.split("@")[0] for _, _, image in deployed.tasks("web")} == {
+        f"{deployed.pull_registry}/babyshop-e2e:two"
+    }
+    assert "release two" in deployed.get("/").text
+
+
+def test_a_release_that_cannot_start_is_rolled_back_by_swarm(deployed, figures):
+    """The broken release's first task fails at start; Swarm rolls web back
+    to release two by itself, make swarm-deploy says so and fails, and the
+    shop answers throughout."""
+    load = Load(deployed, clients=1)
+    started = time.monotonic()
+    try:
+        result = deployed.deploy("broken", check=False)
+    finally:
+        failures, summary = load.finish()
+    figures.append(
+        f"swarm: broken release rolled back by Swarm in {time.monotonic() - started:.1f}s; {summary}"
+    )
+    assert result.returncode != 0
+    state = deployed.docker("service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{STACK}_web")
+    assert state.stdout.strip() == "rollback_completed"
+    line = last_line(result)
+    assert line.startswith(
+        f"swarm-deploy: the update of web to {deployed.pull_registry}/babyshop-e2e:broken failed"
+    )
+    assert "was rolled back to" in line
+    assert failures == []
+    assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:two")
+    wait_until(lambda: len(deployed.tasks("web")) == 3, "three web tasks of release two")
+    assert "release two" in deployed.get("/").text
+
+
+def test_swarm_rollback_goes_back_to_a_named_release(deployed):
+    """make swarm-rollback TAG=one: the earlier release, data intact."""
+    refused = make("swarm-rollback", env={"DOCKER_HOST": deployed.manager}, check=False)
+    assert refused.returncode != 0
+    assert "name the image to go back to" in refused.stderr
+    rolled = deployed.deploy("one", target="swarm-rollback")
+    assert "runs " in rolled.stdout
+    assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:one")
+    home = deployed.get("/")
+    assert "release two" not in home.text
+    assert "Swarm Rattle" in home.text, "the upload survived both updates"
