@@ -12,7 +12,7 @@
 # 3. the secrets are created on the VM the first time (they never leave it);
 # 4. the live files move to DEPLOY_PATH/.deploy-previous, the new ones take
 #    their place, and scripts/prod-up.sh runs: a one-off container checks the
-#    settings and applies the migrations, then the stack is updated in place;
+#    settings and applies the migrations, then web is replaced without a pause;
 # 5. if that fails, the previous files are put back and the previous version
 #    runs as before.
 #

@@ -12,7 +12,8 @@ a forwarder on this machine to node1's port 443, so that the name, the
 certificate and the cookies are what a browser would see.
 
 Images: the run's production image (one), a second release made from it
-(two), and a release that cannot start (broken: a setting it refuses).
+(two), a release that cannot start (broken: a setting it refuses) and one
+that starts but never passes its health check (unhealthy).
 """
 
 import contextlib
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import (
     ADMIN_PASSWORD,
@@ -201,11 +203,16 @@ def swarm(image, tmp_path_factory):
     )
     # A release that cannot start: a setting it refuses stops its entrypoint.
     (built / "broken.Dockerfile").write_text(f"FROM {image}\nENV DEBUG=maybe\n")
+    # One that serves pages but fails its health check (quickly, for the test).
+    (built / "unhealthy.Dockerfile").write_text(
+        f"FROM {image}\nHEALTHCHECK --interval=1s --timeout=2s --start-period=5s --retries=2"
+        ' CMD ["python", "-c", "raise SystemExit(\'no health here\')"]\n'
+    )
     cluster = Swarm(tmp_path_factory.mktemp("swarm"))
     try:
         cluster.up()
         cluster.push(image, "one")
-        for tag in ("two", "broken"):
+        for tag in ("two", "broken", "unhealthy"):
             dockerfile = built / f"{tag}.Dockerfile"
             run(
                 "docker", "build", "--quiet", "--tag", f"{image}-{tag}", "--file", str(dockerfile), str(built)
@@ -214,7 +221,8 @@ def swarm(image, tmp_path_factory):
         yield cluster
     finally:
         cluster.down()
-        run("docker", "image", "rm", "--force", f"{image}-two", f"{image}-broken", check=False)
+        releases = [f"{image}-{tag}" for tag in ("two", "broken", "unhealthy")]
+        run("docker", "image", "rm", "--force", *releases, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +267,37 @@ class Load:
             f" p50 {statistics.median(self.latencies) * 1000:.0f} ms, max {max(self.latencies) * 1000:.0f} ms"
         )
         return failures, summary
+
+
+def test_the_production_file_is_a_valid_stack_file(tmp_path):
+    """docker-compose.prod.yml with docker-compose.swarm.yml over it is what
+    docker stack deploy accepts (checked offline, so also where no swarm can
+    be simulated), with the swarm's rolling update, placement and ports."""
+    env_file = tmp_path / "stack.env"
+    env_file.write_text("SITE_DOMAIN=shop.example.com\n")
+    variables = {
+        "ENV_FILE": str(env_file), "IMAGE": "registry.example.com/babyshop", "TAG": "1a2b3c4",
+        "MEDIA_VOLUME_OPTIONS": "addr=10.0.0.5,rw", "MEDIA_VOLUME_DEVICE": ":/srv/media",
+    }  # fmt: skip
+    rendered = run(
+        "docker", "stack", "config", "-c", "docker-compose.prod.yml", "-c", "docker-compose.swarm.yml",
+        cwd=ROOT, env={**os.environ, **variables},
+    ).stdout  # fmt: skip
+    stack = yaml.safe_load(rendered)  # PyYAML: pre-commit's, among the host tools
+    web, db, proxy = (stack["services"][name] for name in ("web", "db", "proxy"))
+    assert web["image"] == "registry.example.com/babyshop:1a2b3c4"
+    assert web["deploy"]["update_config"]["order"] == "start-first"
+    assert web["deploy"]["update_config"]["failure_action"] == "rollback"
+    assert web["deploy"]["resources"]["limits"]["pids"] == 256
+    assert db["deploy"]["placement"]["constraints"] == ["node.labels.babyshop.db == true"]
+    assert proxy["deploy"]["placement"]["constraints"] == ["node.labels.babyshop.edge == true"]
+    assert {(port["published"], port["mode"]) for port in proxy["ports"]} == {(80, "host"), (443, "host")}
+    assert stack["volumes"]["media"]["driver_opts"] == {
+        "type": "nfs",
+        "o": "addr=10.0.0.5,rw",
+        "device": ":/srv/media",
+    }
+    assert stack["secrets"]["secret_key"]["file"].endswith("/secrets/secret_key")
 
 
 def test_web_runs_on_several_nodes_beside_a_pinned_database(deployed):
@@ -360,25 +399,27 @@ def test_a_rolling_update_under_load_fails_no_request(deployed, figures):
     assert "release two" in deployed.get("/").text
 
 
-def test_a_release_that_cannot_start_is_rolled_back_by_swarm(deployed, figures):
-    """The broken release's first task fails at start; Swarm rolls web back
-    to release two by itself, make swarm-deploy says so and fails, and the
-    shop answers throughout."""
+@pytest.mark.parametrize("release", ["broken", "unhealthy"])
+def test_a_failing_release_is_rolled_back_by_swarm(deployed, figures, release):
+    """The failing release's first task exits at start (broken) or never
+    passes its health check (unhealthy): either way no old task is stopped,
+    Swarm rolls web back to release two by itself, make swarm-deploy says so
+    and fails, and the shop answers throughout."""
     load = Load(deployed, clients=1)
     started = time.monotonic()
     try:
-        result = deployed.deploy("broken", check=False)
+        result = deployed.deploy(release, check=False)
     finally:
         failures, summary = load.finish()
     figures.append(
-        f"swarm: broken release rolled back by Swarm in {time.monotonic() - started:.1f}s; {summary}"
+        f"swarm: {release} release rolled back by Swarm in {time.monotonic() - started:.1f}s; {summary}"
     )
     assert result.returncode != 0
     state = deployed.docker("service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{STACK}_web")
     assert state.stdout.strip() == "rollback_completed"
     line = last_line(result)
     assert line.startswith(
-        f"swarm-deploy: the update of web to {deployed.pull_registry}/babyshop-e2e:broken failed"
+        f"swarm-deploy: the update of web to {deployed.pull_registry}/babyshop-e2e:{release} failed"
     )
     assert "was rolled back to" in line
     assert failures == []
