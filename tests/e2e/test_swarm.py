@@ -425,6 +425,7 @@ def test_a_failing_release_is_rolled_back_by_swarm(deployed, figures, release):
     )
     assert "was rolled back to" in line
     assert failures == []
+    assert slowest < 1, "an answer waited a second or more: an old task was stopped"
     assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:two")
     wait_until(lambda: len(deployed.tasks("web")) == 3, "three web tasks of release two")
     assert "release two" in deployed.get("/").text

@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--timeout", type=float, default=60, help="seconds to wait in all")
-        parser.add_argument("--interval", type=float, default=1, help="seconds between tries")
+        parser.add_argument("--interval", type=float, default=0.25, help="seconds between tries")
 
     def handle(self, *args, timeout, interval, **options):
         target = "{HOST}:{PORT}/{NAME}".format(
