@@ -41,12 +41,12 @@ echo "prod-up: starting $replicas new web containers beside the ${#old[@]} runni
 if ! "${compose[@]}" up --detach --wait --wait-timeout 180 --no-build --no-deps --no-recreate \
     --scale "web=$((${#old[@]} + replicas))" web; then
     mapfile -t new < <("${compose[@]}" ps --all --quiet web | grep -vxF -f <(printf '%s\n' "${old[@]}"))
-    [ "${#new[@]}" -eq 0 ] || docker rm --force "${new[@]}" >/dev/null
+    [ "${#new[@]}" -eq 0 ] || docker rm --force --volumes "${new[@]}" >/dev/null
     fail "the new web containers did not become healthy (the error is above; make prod-logs shows theirs): they were removed, the ${#old[@]} running before go on serving"
 fi
 echo "prod-up: the new web containers are healthy; stopping the ${#old[@]} old ones (in-flight requests finish first)"
 docker stop "${old[@]}" >/dev/null
-docker rm "${old[@]}" >/dev/null
+docker rm --volumes "${old[@]}" >/dev/null
 
 recreate=()
 "${compose[@]}" exec -T proxy cat /etc/caddy/Caddyfile | cmp -s - Caddyfile || recreate=(--force-recreate)

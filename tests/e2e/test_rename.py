@@ -24,9 +24,9 @@ def renamed(tmp_path_factory):
     try:
         yield path, result.stdout
     finally:
-        run("docker", "compose", "-p", checker, "down", "--remove-orphans", cwd=path, check=False)
-        # make test left the renamed dev stack's db and cache running.
-        run("docker", "compose", "down", "--volumes", "--remove-orphans", cwd=path, check=False)
+        # The checker's project, then the renamed dev stack that make test left running.
+        for project in (["-p", checker], []):
+            run("docker", "compose", *project, "down", "--volumes", "--remove-orphans", cwd=path, check=False)
         run("docker", "image", "rm", "--force", "acme-store-dev", f"acme-store-e2e:{RUN_ID}", check=False)
 
 
