@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import PROJECT, Stack, inspect, run, wait_until
+from conftest import PROJECT, TAG, Stack, inspect, last_line, make, run, wait_until
 
 MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
 
@@ -172,3 +172,34 @@ def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
     # Every migration was applied by exactly one of the three containers.
     assert sorted(applied) == sorted(set(applied))
     assert len(applied) == rows
+
+
+def test_prod_up_keeps_the_running_web_when_the_new_one_never_turns_healthy(image, tmp_path):
+    """make prod-up on a running stack, with an image whose health check
+    fails: its new web containers are removed, make fails with one line, and
+    the old containers were never stopped and still serve."""
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {image}\nHEALTHCHECK --interval=1s --timeout=2s --start-period=3s --retries=2 CMD ["false"]\n'
+    )
+    unhealthy = f"{image}-unhealthy"
+    run("docker", "build", "--quiet", "--tag", unhealthy, str(tmp_path))
+    shop = Stack(tmp_path, "unhealthy")
+    try:
+        shop.up()
+        shop.trust_proxy_ca()
+        running = {web: inspect(web, "{{.State.StartedAt}}") for web in shop.containers("web")}
+        bad_env = tmp_path / "unhealthy-release.env"
+        bad_env.write_text(shop.env_file.read_text().replace(f"TAG={TAG}\n", f"TAG={TAG}-unhealthy\n"))
+        result = make(
+            "prod-up", f"ENV_FILE={bad_env}", env={"COMPOSE_PROJECT_NAME": shop.project}, check=False
+        )
+        assert result.returncode != 0
+        assert last_line(result).startswith("prod-up: the new web containers did not become healthy"), (
+            result.stderr
+        )
+        assert {web: inspect(web, "{{.State.StartedAt}}") for web in shop.containers("web")} == running
+        assert shop.compose("ps", "--all", "--quiet", "web").stdout.split() == shop.containers("web")
+        assert shop.get("/").status_code == 200
+    finally:
+        shop.down()
+        run("docker", "image", "rm", "--force", unhealthy, check=False)
