@@ -126,7 +126,55 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class Stack:
+class Shop:
+    """What a visitor and the admin do over HTTPS, against any deployment
+    that has a url, an http client and a way to create_admin()."""
+
+    def login_admin(self):
+        """Create the superuser (once per deployment: create_admin) and log
+        this client in through the admin form."""
+        self.create_admin()
+        form = self.get("/admin/login/?next=/admin/")
+        response = self.post(
+            "/admin/login/?next=/admin/",
+            data={"csrfmiddlewaretoken": csrf_token(form), "username": "boss", "password": ADMIN_PASSWORD},
+        )
+        assert response.status_code == 200
+        assert "Site administration" in response.text
+
+    def upload_product(self, slug, picture):
+        """Add a product with a picture through the admin; return the picture's URL."""
+        form = self.get("/admin/products/product/add/")
+        category = re.search(r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL)
+        fields = {
+            "csrfmiddlewaretoken": csrf_token(form),
+            "name": slug.replace("-", " ").title(),
+            "slug": slug,
+            "description": "Added through the admin by the stack tests.",
+            "price": "4.20",
+            "category": category.group(1),
+            "is_active": "on",
+        }
+        saved = self.post(
+            "/admin/products/product/add/",
+            data=fields,
+            files={"image": (f"{slug}.png", picture, "image/png")},
+        )
+        assert saved.status_code == 200
+        assert "was added successfully" in saved.text
+        page = self.get(f"/products/{slug}/")
+        return re.search(r'<img src="(/media/products/[^"]+)"', page.text).group(1)
+
+    def get(self, path, **kwargs):
+        return self.http.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path, **kwargs):
+        # Django checks the Referer of HTTPS form posts, as browsers send it.
+        headers = {"Referer": self.url + path, **kwargs.pop("headers", {})}
+        return self.http.post(self.url + path, timeout=30, headers=headers, **kwargs)
+
+
+class Stack(Shop):
     """One Compose project of docker-compose.prod.yml, with its own secrets,
     env file and free 127.0.0.1 ports for the proxy."""
 
@@ -210,53 +258,13 @@ class Stack:
         user = self.settings.get("POSTGRES_USER", "babyshop")
         return self.exec("db", "psql", "-U", user, "-d", user, "-tAc", sql).stdout.strip()
 
-    def login_admin(self):
-        """Create the superuser (once per stack) and log this stack's client in
-        through the admin form."""
+    def create_admin(self):
         created = self.exec(
             "web", "sh", "-c",
             f"DJANGO_SUPERUSER_PASSWORD='{ADMIN_PASSWORD}' python manage.py createsuperuser --noinput"
             " --username boss --email boss@example.com", check=False,
         )  # fmt: skip
         assert created.returncode == 0 or "already taken" in created.stderr, created.stderr
-        form = self.get("/admin/login/?next=/admin/")
-        response = self.post(
-            "/admin/login/?next=/admin/",
-            data={"csrfmiddlewaretoken": csrf_token(form), "username": "boss", "password": ADMIN_PASSWORD},
-        )
-        assert response.status_code == 200
-        assert "Site administration" in response.text
-
-    def upload_product(self, slug, picture):
-        """Add a product with a picture through the admin; return the picture's URL."""
-        form = self.get("/admin/products/product/add/")
-        category = re.search(r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL)
-        fields = {
-            "csrfmiddlewaretoken": csrf_token(form),
-            "name": slug.replace("-", " ").title(),
-            "slug": slug,
-            "description": "Added through the admin by the stack tests.",
-            "price": "4.20",
-            "category": category.group(1),
-            "is_active": "on",
-        }
-        saved = self.post(
-            "/admin/products/product/add/",
-            data=fields,
-            files={"image": (f"{slug}.png", picture, "image/png")},
-        )
-        assert saved.status_code == 200
-        assert "was added successfully" in saved.text
-        page = self.get(f"/products/{slug}/")
-        return re.search(r'<img src="(/media/products/[^"]+)"', page.text).group(1)
-
-    def get(self, path, **kwargs):
-        return self.http.get(self.url + path, timeout=10, **kwargs)
-
-    def post(self, path, **kwargs):
-        # Django checks the Referer of HTTPS form posts, as browsers send it.
-        headers = {"Referer": self.url + path, **kwargs.pop("headers", {})}
-        return self.http.post(self.url + path, timeout=30, headers=headers, **kwargs)
 
 
 def inspect(container, template):

@@ -34,6 +34,7 @@ from conftest import (
     ADMIN_PASSWORD,
     ROOT,
     RUN_ID,
+    Shop,
     client,
     csrf_token,
     free_port,
@@ -88,7 +89,7 @@ class Forward:
         self.server.close()
 
 
-class Swarm:
+class Swarm(Shop):
     def __init__(self, tmp_path):
         self.dir = tmp_path
         self.name = f"babyshop-e2e-{RUN_ID}-swarm"
@@ -180,12 +181,12 @@ class Swarm:
         spec = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
         return self.docker("service", "inspect", "--format", spec, f"{STACK}_web").stdout.strip()
 
-    def get(self, path, **kwargs):
-        return self.http.get(self.url + path, timeout=10, **kwargs)
-
-    def post(self, path, **kwargs):
-        headers = {"Referer": self.url + path}
-        return self.http.post(self.url + path, timeout=30, headers=headers, **kwargs)
+    def create_admin(self):
+        (node, container, _), *_ = self.tasks("web")
+        self.docker(
+            "exec", "--env", f"DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD}", container, "python", "manage.py",
+            "createsuperuser", "--noinput", "--username", "boss", "--email", "boss@example.com", node=node,
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -337,32 +338,10 @@ def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
     assert registered.status_code == 200
     assert username in registered.text, "registered and logged in"
 
-    (node, container, _), *_ = deployed.tasks("web")
-    deployed.docker(
-        "exec", "--env", f"DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD}", container, "python", "manage.py",
-        "createsuperuser", "--noinput", "--username", "boss", "--email", "boss@example.com", node=node,
-    )  # fmt: skip
-    deployed.http = client(verify=False)
-    login = deployed.get("/admin/login/?next=/admin/")
-    admin = deployed.post(
-        "/admin/login/?next=/admin/",
-        data={"csrfmiddlewaretoken": csrf_token(login), "username": "boss", "password": ADMIN_PASSWORD},
-    )
-    assert "Site administration" in admin.text
+    deployed.http = client(verify=False)  # the admin logs in afresh
+    deployed.login_admin()
     picture = png(7, 5, (30, 160, 90))
-    form = deployed.get("/admin/products/product/add/")
-    category = re.search(r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL)
-    saved = deployed.post(
-        "/admin/products/product/add/",
-        data={"csrfmiddlewaretoken": csrf_token(form), "name": "Swarm Rattle", "slug": "swarm-rattle",
-              "description": "Uploaded to a swarm.", "price": "3.50", "category": category.group(1),
-              "is_active": "on"},
-        files={"image": ("swarm-rattle.png", picture, "image/png")},
-    )  # fmt: skip
-    assert "was added successfully" in saved.text
-    url = re.search(
-        r'<img src="(/media/products/[^"]+)"', deployed.get("/products/swarm-rattle/").text
-    ).group(1)
+    url = deployed.upload_product("swarm-rattle", picture)
 
     fetch = (
         "import hashlib, sys, urllib.request;"
