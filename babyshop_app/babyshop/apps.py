@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 
 
 class BabyshopConfig(AppConfig):
@@ -7,3 +8,8 @@ class BabyshopConfig(AppConfig):
 
     name = "babyshop"
     verbose_name = "babyshop operations"
+
+    def ready(self):
+        from babyshop import throttle  # imports models: only once the apps are loaded
+
+        user_logged_in.connect(throttle.forget_own_failures)

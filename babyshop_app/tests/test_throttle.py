@@ -127,3 +127,29 @@ def test_the_address_comes_from_the_proxy_only(client, ada, settings):
         HTTP_X_FORWARDED_FOR="203.0.113.200",
     )
     assert spoofed.status_code == 429
+
+
+def test_an_own_log_in_does_not_reset_the_guesses_at_another_account(client, ada):
+    """Anyone can register: before, each of their own successful log-ins
+    deleted every failure from their address, so guesses at another account
+    never reached the limit."""
+    get_user_model().objects.create_user("mallory", password=PASSWORD)
+    for _ in range(2):
+        assert [attempt(client, ADMIN, "ada", "wrong").status_code for _ in range(2)] == [200, 200]
+        assert attempt(client, SITE, "mallory", PASSWORD).status_code == 302
+        client.logout()
+    assert attempt(client, ADMIN, "ada", "wrong").status_code == 429, "the fifth guess at ada"
+    assert attempt(client, SITE, "ada", PASSWORD, ip="198.51.100.8").status_code == 429
+
+
+def test_registering_does_not_reset_the_guesses_either(client, ada):
+    for _ in range(4):
+        attempt(client, SITE, "ada", "wrong")
+    registered = client.post(
+        "/accounts/register/",
+        {"username": "eve", "email": "eve@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        REMOTE_ADDR="198.51.100.7",
+    )
+    assert registered.status_code == 302
+    client.logout()
+    assert attempt(client, SITE, "ada", "wrong").status_code == 429
