@@ -2,10 +2,11 @@
 # Start (or update) the production stack: make prod-up here, and the last step
 # of make deploy on the VM, where this file is part of the deploy bundle.
 #
-# 1. run the web container once, without a restart policy: it checks the
-#    settings (manage.py check --deploy), waits for the database and applies
-#    the migrations, so a bad setting, a wrong password or an unreachable
-#    database stops here with its one-line message, not in a restart loop;
+# 1. run the web container once, without a restart policy (manage.py
+#    release): it checks the settings (check --deploy) before anything
+#    changes, then waits for the database and applies the migrations, so a bad
+#    setting, a wrong password or an unreachable database stops here with its
+#    one-line message, not in a restart loop;
 # 2. first start (no web container runs): start every service and wait until
 #    they are up (healthy where checked);
 # 3. update (web runs): replace web without a pause. WEB_REPLICAS new web
@@ -28,7 +29,7 @@ set -euo pipefail
 require_settings
 replicas="$(web_replicas)"
 
-"${compose[@]}" run --rm web python manage.py check --deploy --fail-level WARNING
+"${compose[@]}" run --rm -e MIGRATE_ON_START=false web python manage.py release
 
 mapfile -t old < <("${compose[@]}" ps --quiet web)
 if [ "${#old[@]}" -eq 0 ]; then

@@ -294,6 +294,26 @@ class TestStartup:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "no issues" in result.stdout
 
+    @pytest.mark.parametrize(
+        "choice",
+        [
+            {"HSTS_SECONDS": "0"},
+            {"HSTS_INCLUDE_SUBDOMAINS": "false"},
+            {"HSTS_PRELOAD": "false"},
+            {"BEHIND_HTTPS_PROXY": "false"},
+        ],
+    )
+    def test_a_documented_choice_passes_the_deploy_checks(self, choice):
+        """Settings .env.example offers are choices, not mistakes: make prod-up
+        must not refuse them."""
+        result = manage("check", "--deploy", "--fail-level", "WARNING", SITE_DOMAIN="shop.example.com", **choice)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_debug_in_production_still_fails_the_deploy_checks(self):
+        result = manage("check", "--deploy", "--fail-level", "WARNING", DEBUG="true")
+        assert result.returncode != 0
+        assert "security.W018" in result.stderr
+
     def test_https_settings_are_off_in_development(self):
         show = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE)"
         result = manage("shell", "--verbosity", "0", "-c", show, DEBUG="true")
