@@ -23,7 +23,14 @@ DEPLOY_PATH ?= /srv/babyshop
 ENV_FILE ?= .env
 export ENV_FILE
 
-DEV := docker compose
+# The dev stack's Compose project (the name in docker-compose.yml unless
+# DEV_PROJECT=... is given), named on every dev command, which reads no .env:
+# a .env written for production may set COMPOSE_PROJECT_NAME, and Compose
+# would then aim make up, down, test and clean at the production stack (clean
+# deleting its database). Dev settings such as DEV_PORT come from make's
+# command line or the environment instead.
+DEV_PROJECT ?= $(shell sed -n 's/^name: *//p' docker-compose.yml)
+DEV := docker compose --project-name $(DEV_PROJECT) --env-file /dev/null -f docker-compose.yml
 PROD := scripts/compose.sh
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
@@ -84,7 +91,7 @@ seed: ## Load the demo catalog (idempotent)
 
 .PHONY: rename
 rename: build ## Give the project your name: make rename NAME=acme_store (package, images, database, paths; see README)
-	python3 scripts/rename.py $(call quote,$(NAME))
+	DEV_PROJECT=$(call quote,$(DEV_PROJECT)) python3 scripts/rename.py $(call quote,$(NAME))
 
 ## ---- quality ---------------------------------------------------------------
 

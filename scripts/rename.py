@@ -24,6 +24,7 @@ the dev image says which modules it has.
 
 import argparse
 import keyword
+import os
 import re
 import subprocess
 import sys
@@ -121,9 +122,19 @@ def replacer(old, new):
 
 def installed_modules():
     """The top-level modules the dev image can import (make passes them)."""
+    # The dev stack's project, as the Makefile names it (and no .env: see there).
+    project = os.environ.get("DEV_PROJECT") or re.search(
+        r"^name: *(\S+)", (ROOT / "docker-compose.yml").read_text(), re.MULTILINE
+    ).group(1)
     command = [
         "docker",
         "compose",
+        "--project-name",
+        project,
+        "--env-file",
+        os.devnull,
+        "-f",
+        "docker-compose.yml",
         "run",
         "--rm",
         "--no-deps",

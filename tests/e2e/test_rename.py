@@ -20,7 +20,7 @@ def renamed(tmp_path_factory):
     path = committed_clone(tmp_path_factory.mktemp("rename") / "shop")
     # The rename asks the dev image for its modules: a project name of its own.
     checker = f"babyshop-e2e-{RUN_ID}-rename"
-    result = make("rename", f"NAME={NEW}", cwd=path, env={"COMPOSE_PROJECT_NAME": checker})
+    result = make("rename", f"NAME={NEW}", cwd=path, env={"DEV_PROJECT": checker})
     try:
         yield path, result.stdout
     finally:

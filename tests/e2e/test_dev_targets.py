@@ -1,0 +1,67 @@
+"""The dev targets act on the dev stack only, whatever a .env written for
+production says: before, `COMPOSE_PROJECT_NAME=babyshop-prod` in .env aimed
+make up, down, test and clean at the production project (clean deleting its
+database volume)."""
+
+import pytest
+
+from conftest import RUN_ID, committed_clone, free_port, inspect, make, run
+
+
+def compose(project, *args, cwd, check=True):
+    """docker compose on the dev file under another project name (no .env)."""
+    command = ["docker", "compose", "-p", project, "--env-file", "/dev/null", "-f", "docker-compose.yml"]
+    return run(*command, *args, cwd=cwd, check=check)
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A clone with a production .env naming another project, which exists:
+    its database container and volume created (as a VM's production stack
+    has them, under the same service and volume names)."""
+    path = committed_clone(tmp_path / "shop")
+    production = f"babyshop-e2e-{RUN_ID}-production"
+    (path / ".env").write_text(
+        f"COMPOSE_PROJECT_NAME={production}\nSITE_DOMAIN=shop.example.com\nDEBUG=false\nDEV_PORT=1\n"
+    )
+    compose(production, "create", "db", cwd=path)
+    dev = f"babyshop-e2e-{RUN_ID}-dev"
+    try:
+        yield path, production, dev
+    finally:
+        for project in (production, dev):
+            compose(project, "down", "--volumes", "--remove-orphans", cwd=path, check=False)
+
+
+def project_state(project):
+    """The project's containers (id and state) and volumes."""
+    label = f"label=com.docker.compose.project={project}"
+    ids = run("docker", "ps", "--all", "--quiet", "--filter", label).stdout.split()
+    volumes = run("docker", "volume", "ls", "--quiet", "--filter", label)
+    return {
+        "containers": sorted((id, inspect(id, "{{.State.Status}} {{.State.StartedAt}}")) for id in ids),
+        "volumes": volumes.stdout.split(),
+    }
+
+
+def test_make_up_down_test_and_clean_touch_only_the_dev_project(checkout):
+    path, production, dev = checkout
+    untouched = project_state(production)
+    assert untouched["volumes"] == [f"{production}_pgdata"]
+    target = [f"DEV_PROJECT={dev}", f"DEV_PORT={free_port()}"]
+
+    make("up", *target, cwd=path, timeout=600)
+    assert project_state(production) == untouched
+    running = compose(dev, "ps", "--services", "--status", "running", cwd=path)
+    assert set(running.stdout.split()) == {"db", "cache", "web"}
+
+    make("test", *target, "ARGS=-q tests/test_health.py", cwd=path, timeout=600)
+    assert project_state(production) == untouched
+
+    make("down", *target, cwd=path)
+    assert project_state(production) == untouched
+    assert project_state(dev)["volumes"] == [f"{dev}_pgdata"], "down keeps the dev database"
+
+    make("clean", *target, cwd=path)
+    assert project_state(production) == untouched
+    assert project_state(dev) == {"containers": [], "volumes": []}
