@@ -306,7 +306,8 @@ class TestStartup:
     def test_a_documented_choice_passes_the_deploy_checks(self, choice):
         """Settings .env.example offers are choices, not mistakes: make prod-up
         must not refuse them."""
-        result = manage("check", "--deploy", "--fail-level", "WARNING", SITE_DOMAIN="shop.example.com", **choice)
+        variables = {"SITE_DOMAIN": "shop.example.com", **choice}
+        result = manage("check", "--deploy", "--fail-level", "WARNING", **variables)
         assert result.returncode == 0, result.stdout + result.stderr
 
     def test_debug_in_production_still_fails_the_deploy_checks(self):
