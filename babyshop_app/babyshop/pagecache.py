@@ -19,8 +19,12 @@ not vary on Cookie.
 
 Keys: the release (a fingerprint of the code and templates, so a new image
 never serves the previous release's pages, which link static files the new
-image does not have), the catalog version, and the absolute URL with its
-query string (pagination).
+image does not have), the catalog version, and the URL in one canonical
+spelling: the host in lower case without a trailing dot, and of the query
+string only the parameters in QUERY_PARAMETERS, as whole numbers. A request
+with any other query string is rendered and never stored: otherwise every
+junk query (?page=%31, ?page=1&, ?x=…) would be a new entry, and a flood of
+them would evict every real page.
 
 Invalidation: a save or delete of a product or category (the admin and its
 list edits included) sets a new catalog version once its transaction commits,
@@ -42,8 +46,11 @@ copy is then checked against the shared cache again.
 
 A cache that is away (stopped, refusing, timing out) is skipped by each
 process for RETRY_SECONDS, with one warning each time: pages are rendered as
-if there were no cache. A hit needs no database, so cached pages are still
-served while the database is down; everything else answers 503 as before.
+if there were no cache. An invalidation is tried INVALIDATE_ATTEMPTS times;
+if all fail it is logged as an error and tried again before this process's
+next request, since a cache that comes back still holds the old pages.
+A hit needs no database, so cached pages are still served while the
+database is down; everything else answers 503 as before.
 
 Each page says what happened in X-Cache: hit, miss (rendered, and stored if
 it could be), or bypass (a session cookie, not GET/HEAD, the page cache off
@@ -65,6 +72,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
+from django.http.request import split_domain_port
 from django.utils.cache import has_vary_header
 from redis.exceptions import RedisError
 
@@ -82,6 +90,11 @@ _skip_until = 0.0
 # before a copy is checked against the shared cache again.
 LOCAL_PAGES = 256
 LOCAL_SECONDS = 5.0
+# The query parameters a cached page may have (pagination), each a whole number.
+QUERY_PARAMETERS = ("page",)
+INVALIDATE_ATTEMPTS = 3
+# Set when an invalidation could not reach the cache.
+_invalidation_pending = False
 
 
 class PageCacheMiddleware:
@@ -95,11 +108,13 @@ class PageCacheMiddleware:
 
     def __call__(self, request):
         key = version = None
+        if _invalidation_pending and time.monotonic() >= _skip_until:
+            invalidate()
         if _eligible(request):
             try:
                 key = _key(request)
-                page = _local.page(key)
-                if page is None:
+                page = None if key is None else _local.page(key)
+                if page is None and key is not None:
                     version, stored = _lookup(key)
                     if stored is not None and stored[0] == version:
                         page = stored[1:]
@@ -242,13 +257,31 @@ def new_version():
 
 def invalidate():
     """Start a new catalog version: every page stored so far is stale."""
-    try:
-        # A random version, never a counter: one that was evicted or lost
-        # cannot come back as a number that old pages are stored under.
-        cache.set(VERSION_KEY, new_version(), timeout=None)
-        _announce()
-    except RedisError as error:
-        _cache_away(error)
+    global _invalidation_pending  # one per process, shared by its threads
+    for attempt in range(1, INVALIDATE_ATTEMPTS + 1):
+        try:
+            # A random version, never a counter: one that was evicted or lost
+            # cannot come back as a number that old pages are stored under.
+            cache.set(VERSION_KEY, new_version(), timeout=None)
+            _announce()
+        except RedisError as error:
+            if attempt < INVALIDATE_ATTEMPTS:
+                time.sleep(0.05 * attempt)
+                continue
+            _invalidation_pending = True
+            logger.error(
+                "page cache: the catalog changed but the cached pages could not be invalidated "
+                "(%d attempts, %s: %s): tried again before this process's next request; until then "
+                "anonymous visitors may get pages up to PAGE_CACHE_SECONDS=%s old",
+                INVALIDATE_ATTEMPTS,
+                type(error).__name__,
+                error,
+                settings.PAGE_CACHE_SECONDS,
+            )
+            _cache_away(error)
+        else:
+            _invalidation_pending = False
+        break
     _local.forget()
 
 
@@ -288,8 +321,19 @@ def _storable(request, response):
 
 
 def _key(request):
-    url = hashlib.blake2b(request.build_absolute_uri().encode(), digest_size=16).hexdigest()
-    return f"page:{_release()}:{url}"
+    """The page's key, or None for a query string no cached page has."""
+    query = []
+    for name, values in sorted(request.GET.lists()):
+        if name not in QUERY_PARAMETERS or len(values) != 1 or not values[0].isascii():
+            return None
+        if not values[0].isdigit() or len(values[0]) > 9:
+            return None
+        query.append(f"{name}={int(values[0])}")
+    # get_host() checks ALLOWED_HOSTS (DisallowedHost otherwise); the split
+    # is Django's own, which lowers the case and drops a trailing dot.
+    domain, port = split_domain_port(request.get_host())
+    url = f"{request.scheme}://{domain}:{port}{request.path}?{'&'.join(query)}"
+    return f"page:{_release()}:{hashlib.blake2b(url.encode(), digest_size=16).hexdigest()}"
 
 
 def _lookup(key):

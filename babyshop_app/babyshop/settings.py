@@ -5,10 +5,14 @@ malformed value raises ConfigError (see babyshop/config.py), which manage.py
 and the WSGI entry point report as one line without a traceback.
 """
 
+import socket
 from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONCE, NONE, SELF
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from babyshop import config
 
@@ -166,7 +170,23 @@ if CACHE_URL:
             # Django's RedisCache, keeping its clients (see babyshop/cache.py).
             "BACKEND": "babyshop.cache.RedisCache",
             "LOCATION": CACHE_URL,
-            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+            "OPTIONS": {
+                "socket_connect_timeout": 0.25,
+                "socket_timeout": 0.25,
+                # A connection left idle may have been dropped on the way (a
+                # swarm's load balancer forgets idle ones): keep-alives hold it
+                # open, a PING checks one idle for 30 s before it is used, and
+                # one that turns out closed is replaced once, at once. Timeouts
+                # are not retried: a cache that is away must cost 0.25 s, not more.
+                "socket_keepalive": True,
+                "socket_keepalive_options": {
+                    socket.TCP_KEEPIDLE: 60,
+                    socket.TCP_KEEPINTVL: 10,
+                    socket.TCP_KEEPCNT: 3,
+                },
+                "health_check_interval": 30,
+                "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            },
         }
     }
 else:

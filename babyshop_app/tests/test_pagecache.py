@@ -8,6 +8,7 @@ tests commit as a server does.
 
 import logging
 import re
+import socket
 import threading
 import time
 from decimal import Decimal
@@ -27,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from babyshop import health, pagecache
-from products.models import Category
+from products.models import Category, Product
 from users.views import RegisterView
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -394,3 +395,105 @@ def test_the_site_works_while_the_cache_is_away(client, rattle, cache_away, capl
 
 def test_readyz_reports_the_cache(client):
     assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "cache": "ok"}
+
+
+class SilentNetwork:
+    """A TCP relay to the cache that can go silent on the connections it
+    carries, as a load balancer that forgot them does: nothing is closed, and
+    nothing gets through any more. New connections are relayed again."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.generation = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def silence_open_connections(self):
+        self.generation += 1
+
+    def _accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            server = socket.create_connection(self.target)
+            generation = self.generation
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._relay, args=(source, sink, generation), daemon=True).start()
+
+    def _relay(self, source, sink, generation):
+        while data := source.recv(65536):
+            if generation == self.generation:
+                sink.sendall(data)
+
+
+def test_a_connection_gone_silent_does_not_lose_the_next_invalidation(settings, caplog):
+    """The connection the cache client keeps stops carrying anything, with no
+    error (a swarm's load balancer dropped it while idle): the next edit's
+    invalidation is still made, on a new connection."""
+    network = SilentNetwork(("cache", 6379))
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": {**default, "LOCATION": f"redis://127.0.0.1:{network.port}/0"}}
+    version = cache.get_or_set(pagecache.VERSION_KEY, "before", timeout=None)
+    network.silence_open_connections()
+    with caplog.at_level(logging.WARNING, logger="babyshop.pagecache"):
+        pagecache.invalidate()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert cache.get(pagecache.VERSION_KEY) != version
+
+
+def test_a_failed_invalidation_is_logged_and_made_before_the_next_page(client, rattle, monkeypatch, caplog):
+    """The cache fails every attempt of an edit's invalidation: an error says
+    so, and once the cache answers again the invalidation is made before this
+    process serves another page: never the page from before the edit."""
+    assert outcomes(client, "/") == ["miss", "hit"]
+    working_set = cache.set
+    attempts = []
+
+    def failing_set(key, *args, **kwargs):
+        if key == pagecache.VERSION_KEY and attempts[-1:] != ["answering"]:
+            attempts.append(key)
+            raise RedisConnectionError("the test made the cache fail")
+        return working_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", failing_set)
+    with caplog.at_level(logging.WARNING, logger="babyshop.pagecache"):
+        Product.objects.filter(pk=rattle.pk).update(name="Edited Rattle")
+        pagecache.invalidate()
+    assert len(attempts) == pagecache.INVALIDATE_ATTEMPTS
+    (error,) = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert "could not be invalidated" in error.getMessage()
+    attempts.append("answering")
+    monkeypatch.setattr(pagecache, "_skip_until", 0.0)  # the cache answers again
+    page = client.get("/")
+    assert page["X-Cache"] == "miss"
+    assert b"Edited Rattle" in page.content
+
+
+@pytest.mark.parametrize(
+    ("url", "same_as"),
+    [
+        ("/?page=%32", "/?page=2"),
+        ("/?page=02", "/?page=2"),
+        ("/?page=2&", "/?page=2"),
+    ],
+)
+def test_one_page_has_one_key_however_its_url_is_spelt(client, make_product, url, same_as):
+    for number in range(13):
+        make_product(name=f"P{number:02d}")
+    assert client.get(same_as)["X-Cache"] == "miss"
+    assert client.get(url)["X-Cache"] == "hit"
+
+
+def test_the_host_is_canonical(client, rattle, settings):
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    assert client.get("/", HTTP_HOST="shop.example.com")["X-Cache"] == "miss"
+    assert client.get("/", HTTP_HOST="SHOP.Example.COM")["X-Cache"] == "hit"
+    assert client.get("/", HTTP_HOST="shop.example.com.")["X-Cache"] == "hit"
+
+
+@pytest.mark.parametrize("query", ["?utm_source=x", "?x", "?page=1&x=1", "?page=1&page=1", "?page=%EF%BC%91"])
+def test_other_query_strings_are_never_stored(client, rattle, query):
+    """Junk query strings would each make an entry: a flood would evict every real page."""
+    assert outcomes(client, "/" + query) == ["bypass", "bypass"]
+    keys = cache.redis().keys(f"*page:{pagecache._release()}:*")
+    assert keys == []
