@@ -290,6 +290,22 @@ def test_the_copy_hook_takes_each_backup_off_the_machine(shop, tmp_path):
     assert {first, second} <= set(backups.iterdir()), "retention was skipped"
 
 
+def test_a_release_refused_by_the_deploy_check_leaves_the_schema_alone(shop, newer_image, tmp_path):
+    """make prod-up checks the new release's settings before it migrates: a
+    release whose check fails (here DEBUG on) stops with the check's message,
+    its migration unapplied, the running web untouched."""
+    refused = tmp_path / "refused.env"
+    refused.write_text(shop.env_file.read_text() + f"TAG={newer_image}\nDEBUG=true\n")
+    assert shop.psql(APPLIED) == "0", "this test runs before the newer release is deployed"
+    before = web_instances(shop)
+    result = make("prod-up", env=operate(shop, ENV_FILE=str(refused)), check=False)
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr
+    assert shop.psql(APPLIED) == "0", "the newer migration was not applied"
+    assert web_instances(shop) == before
+    assert shop.get("/").status_code == 200
+
+
 def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
     """A backup taken before a release restores under the release's image:
     the new database gets the newer migrations when web starts. When such a
@@ -326,18 +342,3 @@ def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
         assert inspect(container, "{{.State.Health.Status}}") == "healthy"
     assert shop.get("/products/shop-bib/").status_code == 200
     figures.append(f"restore whose newer migration fails on the backup: swapped back in {seconds:.1f}s")
-
-
-def test_a_release_refused_by_the_deploy_check_leaves_the_schema_alone(shop, newer_image, tmp_path):
-    """make prod-up checks the new release's settings before it migrates: a
-    release whose check fails (here DEBUG on) stops with the check's message,
-    its migration unapplied, the running web untouched."""
-    refused = tmp_path / "refused.env"
-    refused.write_text(shop.env_file.read_text() + f"TAG={newer_image}\nDEBUG=true\n")
-    before = web_instances(shop)
-    result = make("prod-up", env=operate(shop, ENV_FILE=str(refused)), check=False)
-    assert result.returncode != 0
-    assert "security.W018" in result.stderr
-    assert shop.psql(APPLIED) == "0", "the newer migration was not applied"
-    assert web_instances(shop) == before
-    assert shop.get("/").status_code == 200
