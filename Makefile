@@ -151,6 +151,10 @@ secrets: ## Create the production secrets in ./secrets (random, owner-only; neve
 prod-up: ## Start the production stack from .env (ENV_FILE): check, migrate, then wait until healthy
 	scripts/prod-up.sh
 
+.PHONY: prod-db-roles
+prod-db-roles: ## Once, for a database volume from before web's own role: web's role loses its superuser rights
+	scripts/db-roles.sh
+
 .PHONY: prod-down
 prod-down: ## Stop the production stack (volumes are kept)
 	$(PROD) down --remove-orphans
@@ -199,13 +203,15 @@ swarm-down: ## Remove the swarm stack (volumes, the database's included, stay on
 ## ---- operations ------------------------------------------------------------
 
 .PHONY: push
+# The source label is origin's URL without its user and password (a token in
+# https://user:token@host/... must not travel with the image).
 push: ## Build the production image with OCI labels, push it as :<git sha> and :latest to REGISTRY
 	@if [ -n "$$(git status --porcelain)" ] && [ "$(FORCE)" != yes ]; then \
 	  echo "push: the working tree has uncommitted changes, so the image would not match any commit." >&2; \
 	  echo "Commit them first, or push anyway with: make push FORCE=yes" >&2; exit 1; fi
 	docker build --target production \
 	  --label org.opencontainers.image.title=babyshop \
-	  --label org.opencontainers.image.source="$$(git remote get-url origin 2>/dev/null || pwd)" \
+	  --label org.opencontainers.image.source="$$(git remote get-url origin 2>/dev/null | sed -E 's#^([a-z][a-z0-9+.-]*://)[^/]*@#\1#' || pwd)" \
 	  --label org.opencontainers.image.revision="$$(git rev-parse HEAD)" \
 	  --label org.opencontainers.image.version="$$(git describe --tags --always --dirty)" \
 	  --label org.opencontainers.image.created="$$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
@@ -233,8 +239,16 @@ backup: ## Back up the production database and media to ./backups/<UTC time> wit
 	scripts/backup.sh
 
 .PHONY: restore
-restore: ## Restore a backup into the running production stack: make restore BACKUP=backups/<time> CONFIRM=yes
+restore: ## Restore a backup into the running production stack, keeping what it replaces: make restore BACKUP=backups/<time> CONFIRM=yes
 	BACKUP=$(call quote,$(BACKUP)) CONFIRM=$(call quote,$(CONFIRM)) scripts/restore.sh
+
+.PHONY: restore-undo
+restore-undo: ## Swap the data the last restore replaced back in (what it replaces is kept in turn)
+	scripts/restore.sh undo
+
+.PHONY: restore-cleanup
+restore-cleanup: ## Delete the database and media the last restore (or undo) replaced and kept
+	scripts/restore.sh cleanup
 
 .PHONY: clean
 clean: ## Remove the dev stack, its volumes and images, and local caches

@@ -15,7 +15,9 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
-
+# A backup holds password hashes and sessions: every file and directory it
+# creates is this user's alone (0600/0700), whatever BACKUP_DIR's mode.
+umask 077
 
 root="$(setting BACKUP_DIR backups)"
 keep="$(setting BACKUP_KEEP 7)"
@@ -29,18 +31,16 @@ stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 target="$root/$stamp"
 partial="$root/.$stamp.partial"
 [ ! -e "$target" ] || fail "$target exists already: wait a second and run it again"
-# Only what this creates is made private: BACKUP_DIR may be a shared mount
-# whose permissions are someone else's choice.
-if [ ! -d "$root" ]; then
-    mkdir -p -- "$root"
-    chmod 700 -- "$root"
-fi
-mkdir -m 700 -- "$partial"
+# Only what this creates is made private (umask): BACKUP_DIR may be a shared
+# mount whose permissions are someone else's choice.
+mkdir -p -- "$root"
+mkdir -- "$partial"
 trap 'rm -rf -- "$partial"' EXIT
 
-# Inside the db container, over its local socket: no password needed here.
+# Inside the db container, over its local socket (no password needed here),
+# as web's role: it owns everything there is to dump.
 # shellcheck disable=SC2016  # expanded by the container's shell
-"${compose[@]}" exec -T db sh -c 'pg_dump --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" --format=custom' \
+"${compose[@]}" exec -T db sh -c 'pg_dump --username="$APP_DB_USER" --dbname="$POSTGRES_DB" --format=custom' \
     >"$partial/database.dump"
 # A restore in progress stages its files in dot directories of the volume
 # (scripts/restore.sh); they are not part of the shop's media.

@@ -7,7 +7,9 @@
 # scripts the VM runs and the backup timer's systemd units, rendered for
 # DEPLOY_PATH. Nothing at DEPLOY_PATH changes until the deploy can succeed:
 #
-# 1. the bundle is uploaded beside the live files, to DEPLOY_PATH/.deploy-next;
+# 1. the bundle is uploaded beside the live files, to a directory of its own
+#    (DEPLOY_PATH/.deploy-next.<id>), and the VM's deploy lock is taken: a
+#    second deploy started meanwhile stops there, changing nothing;
 # 2. the VM pulls the image; if it cannot, the deploy stops there;
 # 3. the secrets are created on the VM the first time (they never leave it);
 # 4. the live files move to DEPLOY_PATH/.deploy-previous, the new ones take
@@ -46,32 +48,37 @@ remote() {
     ssh "${ssh_options[@]}" -o BatchMode=yes -- "$host" "$(printf '%q ' "$@")"
 }
 
-# on_vm PATH IMAGE: the VM's part, sent to it as a script (bash -s). The new
-# bundle waits in PATH/.deploy-next.
+# on_vm PATH IMAGE BUNDLE: the VM's part, sent to it as a script (bash -s).
+# The new bundle waits in PATH/BUNDLE.
 on_vm() {
     set -euo pipefail
     exec </dev/null  # this script came on stdin: nothing below may read it
-    local path="$1" reference="$2" name
+    local path="$1" reference="$2" next="$3" name
     local files=(docker-compose.prod.yml Caddyfile .env scripts systemd)
     stop() {
         echo "deploy: $*" >&2
         exit 2
     }
     cd -- "$path"
+    # shellcheck disable=SC2064  # expanded now: $next is gone when the script exits
+    trap "rm -rf -- $(printf %q "$next")" EXIT
+    # Held until this script ends, by the descriptor; released by the
+    # kernel even if the connection drops.
+    exec 9>>.deploy.lock
+    flock --nonblock 9 \
+        || stop "another deploy to $path is running: nothing was changed; wait for it to finish, then deploy again"
     [ ! -e .deploy-previous ] \
         || stop "$path/.deploy-previous exists: an interrupted deploy left the files from before it there; put them back (or delete it), then deploy again"
     if ! { docker pull --quiet "$reference" >/dev/null && docker image inspect "$reference" >/dev/null; }; then
-        rm -rf .deploy-next
         stop "the VM cannot pull the image $reference: expected an image pushed earlier (make push; docker login on the VM for a private registry); nothing was changed"
     fi
-    SECRETS_IMAGE="$reference" .deploy-next/scripts/make-secrets.sh
+    SECRETS_DIR="$PWD/secrets" SECRETS_IMAGE="$reference" "$next/scripts/make-secrets.sh"
 
     mkdir .deploy-previous
     for name in "${files[@]}"; do
         if [ -e "$name" ]; then mv -- "$name" .deploy-previous/; fi
-        mv -- ".deploy-next/$name" .
+        mv -- "$next/$name" .
     done
-    rmdir .deploy-next
     if ENV_FILE=.env scripts/prod-up.sh; then
         rm -rf .deploy-previous
         return
@@ -99,7 +106,8 @@ bundle="$(mktemp -d)"
 trap 'rm -rf -- "$bundle"' EXIT
 mkdir "$bundle/scripts" "$bundle/systemd"
 cp docker-compose.prod.yml Caddyfile "$bundle/"
-cp scripts/lib.sh scripts/compose.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh "$bundle/scripts/"
+cp scripts/lib.sh scripts/compose.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh \
+    scripts/db-init.sh scripts/db-roles.sh "$bundle/scripts/"
 {
     grep -vE '^[[:space:]]*(IMAGE|TAG|SECRETS_DIR)=' "$env_file" || true
     echo "IMAGE=$image"
@@ -123,9 +131,10 @@ printf '%s\n' "$service" >"$bundle/systemd/babyshop-backup.service"
 cp deploy/systemd/babyshop-backup.timer "$bundle/systemd/"
 
 echo "deploy: $image:$tag to $host:$path"
+next=".deploy-next.$(date -u +%Y%m%dT%H%M%SZ).$$"
 # shellcheck disable=SC2016  # expanded by the VM's shell
-tar -C "$bundle" -cf - . | remote bash -c 'rm -rf -- "$1" && mkdir -p -- "$1" && tar -C "$1" -xf - --no-same-owner' \
-    upload "$path/.deploy-next"
+tar -C "$bundle" -cf - . | remote bash -c 'mkdir -p -- "$1" && tar -C "$1" -xf - --no-same-owner' \
+    upload "$path/$next"
 # shellcheck disable=SC2016  # run on the VM
-{ declare -f on_vm; echo 'on_vm "$@"'; } | remote bash -s -- "$path" "$image:$tag"
+{ declare -f on_vm; echo 'on_vm "$@"'; } | remote bash -s -- "$path" "$image:$tag" "$next"
 echo "deploy: $host now runs $image:$tag"

@@ -10,12 +10,12 @@ fail() {
     exit 2
 }
 
-# require_settings: stop unless the env file and both secret files exist.
+# require_settings: stop unless the env file and every secret file exist.
 require_settings() {
     local env_file="${ENV_FILE:-.env}" secrets_dir name
     [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
     secrets_dir="$(setting SECRETS_DIR ./secrets)"
-    for name in secret_key postgres_password; do
+    for name in secret_key postgres_password cache_password; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
 }

@@ -5,17 +5,23 @@
 #
 #   secret_key         Django's SECRET_KEY     owner 10001 (app), mode 600
 #   postgres_password  the database password   owner 10001 (app), group 999 (postgres), mode 640
+#   cache_password     the cache's password    owner 10001 (app), group 10001, mode 640 (the cache
+#                      service runs in that group: the valkey user's uid differs between images)
 #
 # Compose mounts secret files as they are (outside Swarm it ignores uid/gid/
 # mode), so each file belongs to the container user that reads it, in a
 # directory closed to other users of the host (700). A throwaway container
 # generates the values and sets the owners: the host needs Docker only.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-dir="${SECRETS_DIR:-secrets}"
+# SECRETS_DIR from the environment or the env file, as Compose reads it;
+# relative to this checkout (or bundle), as in docker-compose.prod.yml.
+dir="$(setting SECRETS_DIR ./secrets)"
 # Any image with Python 3: make deploy passes the app image the VM pulls
 # anyway; here, the Dockerfile's base image.
-image="${SECRETS_IMAGE:-$("$(dirname "$0")/base-image.sh")}"
+image="${SECRETS_IMAGE:-$(scripts/base-image.sh)}"
 
 mkdir -p "$dir"
 chmod 700 "$dir"
@@ -25,7 +31,7 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
     set -eu
     umask 077
     cd /secrets
-    for name in secret_key postgres_password; do
+    for name in secret_key postgres_password cache_password; do
         if [ -e "$name" ]; then
             echo "secrets: $name exists, kept"
             continue
@@ -35,6 +41,7 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
         case "$name" in
             secret_key) chown 10001:10001 "$name" && chmod 600 "$name" ;;
             postgres_password) chown 10001:999 "$name" && chmod 640 "$name" ;;
+            cache_password) chown 10001:10001 "$name" && chmod 640 "$name" ;;
         esac
         echo "secrets: created $name"
     done'

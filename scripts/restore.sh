@@ -14,41 +14,58 @@
 #   start    scripts/prod-up.sh starts web on the restored data: its one-off
 #            container applies the migrations of a newer image first; web
 #            must become healthy
-#   cleanup  only then are the previous database and media deleted
 #
-# A failure at any step puts the previous database and media back, starts web
-# again if it was stopped, and names the step. Refuses without CONFIRM=yes.
+# The previous database and media are kept until you say: `restore.sh undo`
+# (make restore-undo) swaps them back in the same way, keeping what it
+# replaces in turn, and `restore.sh cleanup` (make restore-cleanup) deletes
+# them. A restore while they are kept is refused.
+#
+# A failure at any step, an interrupt or a hang-up (a dropped SSH session)
+# puts the previous database and media back, starts web again if it was
+# stopped, and names the step in one line; after a hang-up that line and the
+# rest of the output go to restore-<time>.log here. One restore (or undo, or
+# cleanup) at a time. Refuses without CONFIRM=yes.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-
-backup="${BACKUP:-}"
-step=verify
-[ -n "$backup" ] || fail "BACKUP is not set: expected a backup directory, e.g. make restore BACKUP=backups/20260101T000000Z CONFIRM=yes"
-[ -f "$backup/SHA256SUMS" ] || fail "BACKUP='$backup' is not a backup: no SHA256SUMS manifest there"
-(cd "$backup" && sha256sum --check --quiet --strict SHA256SUMS) \
-    || fail "$step step failed: BACKUP='$backup' fails its checksums: refusing to restore it"
+action="${1:-restore}"
+case "$action" in
+    restore | undo | cleanup) ;;
+    *) fail "unknown action '$action': expected restore (the default), undo or cleanup" ;;
+esac
+# Held until this script ends; the kernel releases it however it ends.
+exec 9>>.restore.lock
+flock --nonblock 9 || fail "another restore (or its undo or cleanup) is running: nothing was changed; wait for it to finish"
 require_running db
-problem="$(check_archives "$backup")" || fail "$step step failed: $problem; nothing was changed"
-if [ "${CONFIRM:-}" != yes ]; then
-    fail "'$backup' is complete, and restoring it replaces the current database and media. To go ahead: make restore BACKUP=$backup CONFIRM=yes"
-fi
-
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 database="$(setting POSTGRES_DB babyshop)"  # for messages; the SQL takes it from the db container
 started="$SECONDS"
-
 # sql: run the SQL on stdin with psql in the db container, over its local
-# socket as POSTGRES_USER, connected to the maintenance database "postgres"
-# (a database cannot be renamed or dropped by a session connected to it).
-# In the SQL, :"live" is the shop's database, :"fresh" the one being restored
-# and :"previous" the name the live one is kept under until the end.
+# socket as the superuser (POSTGRES_USER there: ending others' sessions,
+# renaming and dropping databases are a superuser's), connected to the
+# maintenance database "postgres" (a database cannot be renamed or dropped by
+# a session connected to it). In the SQL, :"live" is the shop's database,
+# :"fresh" the one being swapped in, :"previous" the name the live one is
+# kept under, :"kept" the one an earlier restore kept, and :"app" the role web
+# connects as, which owns them.
 sql() {
     # shellcheck disable=SC2016  # expanded by the container's shell
     "${compose[@]}" exec -T db sh -c 'PGOPTIONS="-c client_min_messages=warning" exec psql --no-psqlrc --quiet --output=/dev/null --set=ON_ERROR_STOP=1 \
         --username="$POSTGRES_USER" --dbname=postgres --set=live="$POSTGRES_DB" \
-        --set=fresh="${POSTGRES_DB}_restore" --set=previous="${POSTGRES_DB}_previous_$1"' sql "$stamp"
+        --set=fresh="${POSTGRES_DB}_restore" --set=previous="${POSTGRES_DB}_previous_$1" --set=app="$APP_DB_USER" \
+        --set=kept="${POSTGRES_DB}_previous_$2"' sql "$stamp" "${kept:-}"
+}
+
+# kept_stamp: the time of the restore whose previous database is kept (the
+# suffix of <db>_previous_<time>), if any.
+kept_stamp() {
+    # shellcheck disable=SC2016  # expanded by the container's shell
+    "${compose[@]}" exec -T db sh -c 'exec psql --no-psqlrc --quiet --tuples-only --no-align --set=ON_ERROR_STOP=1 \
+        --username="$POSTGRES_USER" --dbname=postgres --set=live="$POSTGRES_DB"' <<'SQL'
+SELECT substr(datname, length(:'live') + 11) FROM pg_database
+    WHERE starts_with(datname, :'live' || '_previous_') ORDER BY datname;
+SQL
 }
 
 # swap_databases ASIDE INCOMING: in one transaction, the live database is
@@ -73,11 +90,13 @@ SQL
 #                   staged copy an interrupted restore left)
 #   set_aside DIR   the live entries move into DIR
 #   bring_in DIR    the entries of DIR become the live ones; DIR goes
-#   put_back PREVIOUS STAGED STATE
-#                   undo a media restore that got as far as STATE: once every
+#   put_back PREVIOUS STAGED STATE [KEEP]
+#                   undo a media swap that got as far as STATE: once every
 #                   live entry was set aside (swapped), what is live came from
-#                   the backup and goes; PREVIOUS's entries come back, if any
-#                   were moved; the staged copy goes
+#                   STAGED and goes (into KEEP, if given: an undo's incoming
+#                   files are kept ones); PREVIOUS's entries come back, if any
+#                   were moved; what is left of STAGED goes (into KEEP too)
+#   move FROM TO    rename FROM to TO
 #   remove DIR      delete DIR
 # shellcheck disable=SC2016  # expanded by the container's shell
 media_functions='
@@ -86,10 +105,13 @@ stage() { rm -rf .restore-*; mkdir "$1"; tar -C "$1" -xf -; }
 set_aside() { mkdir -p "$1"; live -exec mv -t "$1" -- {} +; }
 bring_in() { find "$1" -mindepth 1 -maxdepth 1 -exec mv -t . -- {} +; rmdir "$1"; }
 put_back() {
-    if [ "$3" = swapped ]; then live -exec rm -rf -- {} +; fi
+    if [ "$3" = swapped ] && [ -n "${4:-}" ]; then set_aside "$4"; fi
+    if [ "$3" = swapped ] && [ -z "${4:-}" ]; then live -exec rm -rf -- {} +; fi
+    if [ -n "${4:-}" ] && [ -d "$2" ]; then mkdir -p "$4"; find "$2" -mindepth 1 -maxdepth 1 -exec mv -t "$4" -- {} +; fi
     if [ -d "$1" ]; then bring_in "$1"; fi
     rm -rf -- "$2"
 }
+move() { mv -T -- "$1" "$2"; }
 remove() { rm -rf -- "$1"; }
 '
 # media FUNCTION [ARG...]: one of the functions above, in a throwaway web
@@ -101,27 +123,32 @@ media() {
 }
 
 # What this run has changed so far, for abort to undo.
-database_state=""  # fresh: the new database exists; swapped: it is live
-media_state=""     # staged: extracted beside the live files; aside: the live
-                   # ones are being moved aside; swapped: all of them were
+database_state=""  # fresh: the incoming database exists; swapped: it is live
+media_state=""     # staged: the incoming files are beside the live ones;
+                   # aside: the live ones are being moved aside; swapped: all
+                   # of them were
 web_stopped=""
+kept=""            # undo: the time of the kept data being swapped back in
 
 # abort WHAT: put back what this run changed, newest first, start web again
 # if this run stopped it, and fail naming the step, what went wrong and where
-# the data stands.
+# the data stands. What came in is dropped, unless it was kept data (undo),
+# which is kept again.
 abort() {
-    trap '' INT TERM  # putting things back must not be interrupted
-    local outcome="the live database and media were not touched" trouble=""
+    trap '' INT TERM HUP  # putting things back must not be interrupted
+    local outcome="the live database and media were not touched" trouble="" incoming
     note() { trouble+="${trouble:+; }$*"; }
+    incoming='DROP DATABASE IF EXISTS :"fresh" WITH (FORCE);'
+    [ -z "$kept" ] || incoming='ALTER DATABASE :"fresh" RENAME TO :"kept";'
     [ -z "$web_stopped" ] || "${compose[@]}" stop web || note "web could not be stopped"
     case "$database_state" in
         swapped)
-            { swap_databases fresh previous && sql <<<'DROP DATABASE :"fresh" WITH (FORCE);'; } \
+            { swap_databases fresh previous && sql <<<"$incoming"; } \
                 || note "the previous database could not be put back: it is kept as ${database}_previous_$stamp" ;;
-        fresh) sql <<<'DROP DATABASE IF EXISTS :"fresh" WITH (FORCE);' || note "${database}_restore could not be dropped" ;;
+        fresh) sql <<<"$incoming" || note "${database}_restore could not be dropped or renamed" ;;
     esac
     if [ -n "$media_state" ]; then
-        media put_back ".previous-$stamp" ".restore-$stamp" "$media_state" \
+        media put_back ".previous-$stamp" ".restore-$stamp" "$media_state" ${kept:+".previous-$kept"} \
             || note "the media could not be put back: the previous ones are in /app/media/.previous-$stamp"
     fi
     if [ -n "$web_stopped" ]; then
@@ -130,24 +157,70 @@ abort() {
     fi
     fail "$step step failed: $1; ${outcome}${trouble:+, BUT $trouble}"
 }
+# A hang-up (the SSH session dropped) has no terminal left to write to or
+# read from: the rest of the output, its last line included, goes to a log.
+hung_up() {
+    exec </dev/null >>"restore-$stamp.log" 2>&1
+    abort "the terminal hung up"
+}
 trap 'abort "interrupted"' INT TERM
+trap hung_up HUP
 
-echo "restore: $backup is complete; restoring the database beside the live one"
-step=database
-database_state=fresh
-sql <<'SQL' || abort "could not create the database ${database}_restore beside the live one"
+kept_list="$(kept_stamp)" || fail "cannot list the databases (the error is above)"
+mapfile -t kept_stamps < <(grep . <<<"$kept_list" || true)
+case "$action" in
+    cleanup)
+        [ "${#kept_stamps[@]}" -gt 0 ] || fail "nothing to clean up: no restore kept the data from before it"
+        for kept in "${kept_stamps[@]}"; do
+            { sql <<<'DROP DATABASE :"kept" WITH (FORCE);' && media remove ".previous-$kept"; } \
+                || fail "could not delete the data kept by the restore of $kept (the error is above)"
+            echo "restore: deleted the database ${database}_previous_$kept and the media kept by the restore of $kept"
+        done
+        exit 0 ;;
+    undo)
+        [ "${#kept_stamps[@]}" -eq 1 ] || fail "nothing to undo: no restore kept the data from before it"
+        kept="${kept_stamps[0]}"
+        media test -d ".previous-$kept" \
+            || fail "the database from before the restore of $kept is kept, but not its media (/app/media/.previous-$kept): nothing was changed"
+        echo "restore: undoing the restore of $kept: swapping the data from before it back in"
+        step=stage
+        { sql <<<'DROP DATABASE IF EXISTS :"fresh" WITH (FORCE);' && sql <<<'ALTER DATABASE :"kept" RENAME TO :"fresh";'; } \
+            || fail "$step step failed: could not take up the kept database (the error is above); nothing was changed"
+        database_state=fresh
+        media_state=staged
+        media move ".previous-$kept" ".restore-$stamp" || abort "could not take up the kept media" ;;
+    restore)
+        backup="${BACKUP:-}"
+        step=verify
+        [ -n "$backup" ] || fail "BACKUP is not set: expected a backup directory, e.g. make restore BACKUP=backups/20260101T000000Z CONFIRM=yes"
+        [ -f "$backup/SHA256SUMS" ] || fail "BACKUP='$backup' is not a backup: no SHA256SUMS manifest there"
+        (cd "$backup" && sha256sum --check --quiet --strict SHA256SUMS) \
+            || fail "$step step failed: BACKUP='$backup' fails its checksums: refusing to restore it"
+        problem="$(check_archives "$backup")" || fail "$step step failed: $problem; nothing was changed"
+        [ "${#kept_stamps[@]}" -eq 0 ] \
+            || fail "the restore of ${kept_stamps[0]} kept the data from before it: make restore-undo brings it back, make restore-cleanup deletes it; then restore again. Nothing was changed"
+        if [ "${CONFIRM:-}" != yes ]; then
+            fail "'$backup' is complete, and restoring it replaces the current database and media (they are kept until make restore-cleanup). To go ahead: make restore BACKUP=$backup CONFIRM=yes"
+        fi
+
+        echo "restore: $backup is complete; restoring the database beside the live one"
+        step=database
+        database_state=fresh
+        sql <<'SQL' || abort "could not create the database ${database}_restore beside the live one"
 DROP DATABASE IF EXISTS :"fresh" WITH (FORCE);
-CREATE DATABASE :"fresh" TEMPLATE template0;
+CREATE DATABASE :"fresh" OWNER :"app" TEMPLATE template0;
 SQL
-# shellcheck disable=SC2016  # expanded by the container's shell
-"${compose[@]}" exec -T db sh -c 'exec pg_restore --username="$POSTGRES_USER" --dbname="${POSTGRES_DB}_restore" \
-    --no-owner --exit-on-error --single-transaction' <"$backup/database.dump" \
-    || abort "pg_restore could not restore $backup/database.dump into a new database (its error is above)"
+        # As web's role, so that it owns what is restored, as it owned the original.
+        # shellcheck disable=SC2016  # expanded by the container's shell
+        "${compose[@]}" exec -T db sh -c 'exec pg_restore --username="$APP_DB_USER" --dbname="${POSTGRES_DB}_restore" \
+            --no-owner --exit-on-error --single-transaction' <"$backup/database.dump" \
+            || abort "pg_restore could not restore $backup/database.dump into a new database (its error is above)"
 
-step=media
-media_state=staged
-media stage ".restore-$stamp" <"$backup/media.tar" \
-    || abort "could not extract $backup/media.tar beside the live media"
+        step=media
+        media_state=staged
+        media stage ".restore-$stamp" <"$backup/media.tar" \
+            || abort "could not extract $backup/media.tar beside the live media" ;;
+esac
 
 echo "restore: database and media staged; stopping web to swap them in"
 step=stop
@@ -155,20 +228,17 @@ web_stopped=yes
 "${compose[@]}" stop web || abort "could not stop web"
 
 step=swap
-swap_databases previous fresh || abort "could not swap the restored database in"
+swap_databases previous fresh || abort "could not swap the incoming database in"
 database_state=swapped
 # Each state is set before its step, so that a half-done step is undone too.
 media_state=aside
 media set_aside ".previous-$stamp" || abort "could not move the live media aside"
 media_state=swapped
-media bring_in ".restore-$stamp" || abort "could not move the restored media in"
+media bring_in ".restore-$stamp" || abort "could not move the incoming media in"
 
-echo "restore: swapped in; starting web on the restored data"
+echo "restore: swapped in; starting web on them"
 step=start
-scripts/prod-up.sh || abort "web did not start on the restored data (the error is above; e.g. a migration of this image fails on it)"
-
-step=cleanup
-trap - INT TERM
-{ sql <<<'DROP DATABASE :"previous" WITH (FORCE);' && media remove ".previous-$stamp"; } \
-    || fail "$step step failed: $backup is restored and served, but the previous data could not be deleted: drop the database ${database}_previous_$stamp and remove /app/media/.previous-$stamp by hand"
-echo "restore: $backup restored in $((SECONDS - started))s; the previous database and media are deleted"
+scripts/prod-up.sh || abort "web did not start on the incoming data (the error is above; e.g. a migration of this image fails on it)"
+trap - INT TERM HUP
+what="$([ -n "$kept" ] && echo "the data from before the restore of $kept is back" || echo "$backup restored")"
+echo "restore: $what in $((SECONDS - started))s. The data it replaced is kept: make restore-undo swaps it back in, make restore-cleanup deletes it"

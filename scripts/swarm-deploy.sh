@@ -67,7 +67,8 @@ while read -r name; do
     if [ -n "$value" ]; then export "$name=$value"; fi
 done < <(cat "${files[@]}" | grep -o '[$]{[A-Z_][A-Z0-9_]*' | cut -c 3- | sort -u)
 CADDYFILE_DIGEST="$(sha256sum Caddyfile | cut -c 1-12)"
-export IMAGE="$image" TAG="$tag" ENV_FILE="$env_file" STACK_NAME="$stack" CADDYFILE_DIGEST
+DB_INIT_DIGEST="$(sha256sum scripts/db-init.sh | cut -c 1-12)"
+export IMAGE="$image" TAG="$tag" ENV_FILE="$env_file" STACK_NAME="$stack" CADDYFILE_DIGEST DB_INIT_DIGEST
 
 echo "swarm-deploy: $image:$tag as stack $stack"
 deploy=(docker stack deploy --detach=false --with-registry-auth)

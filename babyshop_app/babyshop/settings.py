@@ -186,6 +186,9 @@ if CACHE_URL:
                 },
                 "health_check_interval": 30,
                 "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                # The cache's password (production: the cache_password secret),
+                # never in CACHE_URL, which shows in the environment.
+                "password": config.string("CACHE_PASSWORD", None),
             },
         }
     }
@@ -230,9 +233,12 @@ STORAGES = {
 }
 # Uploads: a file over MAX_UPLOAD_SIZE gets a form error; a request body over
 # MAX_REQUEST_BODY is refused before it is read (the proxy answers 413 for the
-# same limit), so no request can fill the disk. Files up to MAX_UPLOAD_SIZE
-# stay in memory; images over MAX_IMAGE_PIXELS are refused from their header,
-# never decoded (decompression bombs).
+# same limit), so no request can fill the disk. An uploaded file stays in
+# memory, never spooled to /tmp: a file over MAX_UPLOAD_SIZE (but within the
+# body limit) is read only to be refused, and a few such uploads at once
+# would fill web's small /tmp and make the real ones fail (ENOSPC). Images
+# over MAX_IMAGE_PIXELS are refused from their header, never decoded
+# (decompression bombs).
 MAX_UPLOAD_SIZE = config.integer("MAX_UPLOAD_SIZE", default=10 * 1024 * 1024, minimum=1)
 MAX_REQUEST_BODY = config.integer("MAX_REQUEST_BODY", default=11 * 1024 * 1024, minimum=1)
 if MAX_REQUEST_BODY <= MAX_UPLOAD_SIZE:
@@ -241,11 +247,10 @@ if MAX_REQUEST_BODY <= MAX_UPLOAD_SIZE:
         "leave room for the form around the file (e.g. 1 MiB more)"
     )
 MAX_IMAGE_PIXELS = config.integer("MAX_IMAGE_PIXELS", default=40_000_000, minimum=1)
-FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_SIZE
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY
 FILE_UPLOAD_HANDLERS = [
     "babyshop.uploads.RequestBodyLimit",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
-    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -5,6 +5,8 @@ and free 127.0.0.1 ports, and is always torn down with its volumes, even when
 a test or the start-up fails.
 """
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -73,13 +75,18 @@ def committed_clone(path):
     return path
 
 
-def png(width, height, rgb):
-    """A valid PNG made without Pillow (the host has only the test tools)."""
+def png(width, height, rgb=None):
+    """A valid PNG made without Pillow (the host has only the test tools): of
+    one colour, or of random pixels (rgb=None), which do not compress, so the
+    file is as large as its pixels (width * height * 3 bytes)."""
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    def row():
+        return os.urandom(width * 3) if rgb is None else bytes(rgb) * width
+
+    rows = b"".join(b"\x00" + row() for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -254,9 +261,12 @@ class Stack(Shop):
     def containers(self, service):
         return self.compose("ps", "--quiet", service).stdout.split()
 
-    def psql(self, sql):
-        user = self.settings.get("POSTGRES_USER", "babyshop")
-        return self.exec("db", "psql", "-U", user, "-d", user, "-tAc", sql).stdout.strip()
+    def psql(self, sql, user=None):
+        """SQL in the shop's database, over db's socket: as web's role, or as
+        another (user="postgres", the superuser)."""
+        database = self.settings.get("POSTGRES_DB", "babyshop")
+        user = user or self.settings.get("POSTGRES_USER", "babyshop")
+        return self.exec("db", "psql", "-U", user, "-d", database, "-tAc", sql).stdout.strip()
 
     def create_admin(self):
         created = self.exec(
@@ -265,6 +275,15 @@ class Stack(Shop):
             " --username boss --email boss@example.com", check=False,
         )  # fmt: skip
         assert created.returncode == 0 or "already taken" in created.stderr, created.stderr
+
+
+@contextlib.contextmanager
+def lock_held(path):
+    """The flock(2) lock on path, held meanwhile as a running script holds
+    its own (flock(1) takes the same kind of lock)."""
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
 
 
 def inspect(container, template):

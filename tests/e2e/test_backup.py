@@ -1,14 +1,17 @@
 """make backup / make restore: a backup that provably restores, and a restore
 that changes everything or nothing."""
 
+import os
+import re
 import shutil
+import signal
 import stat
 import subprocess
 import time
 
 import pytest
 
-from conftest import IMAGE, ROOT, TAG, Stack, inspect, last_line, make, png, run
+from conftest import IMAGE, ROOT, TAG, Stack, inspect, last_line, lock_held, make, png, run
 
 PRODUCTS_DIGEST = (
     "SELECT md5(string_agg(concat_ws('|', p.id, p.name, p.slug, p.description, p.price, p.image,"
@@ -148,6 +151,10 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
     ]
     assert (backup / "contents.txt").read_text().strip() == "products=25 categories=4"
     assert stat.S_IMODE(backups.stat().st_mode) == 0o700, "a backup directory it creates is private"
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [backup, *backup.iterdir()]}
+    assert modes == {backup.name: 0o700, **{p.name: 0o600 for p in backup.iterdir()}}, (
+        "each backup and its files are private, whatever the directory around them"
+    )
 
     # Lose everything: containers and volumes; then an empty stack.
     make("prod-destroy", "CONFIRM=yes", env=operate)
@@ -172,6 +179,8 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
     restore_seconds = time.monotonic() - started
     assert vault.psql(PRODUCTS_DIGEST) == products
     assert vault.exec("web", "sh", "-c", MEDIA_DIGEST).stdout == media
+    # What it replaced (the empty shop) is kept until restore-cleanup.
+    make("restore-cleanup", env=operate)
     assert vault.exec("web", "ls", "-A", "/app/media").stdout.split() == ["products"]
     assert vault.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") == databases
     vault.wait_for_proxy()
@@ -220,11 +229,11 @@ def test_a_backup_that_fails_to_restore_leaves_the_live_data_serving(shop, tmp_p
     """A backup that passes every check but fails half-way through pg_restore
     (a GRANT to a role that no longer exists): the new database is dropped,
     the live one was never touched and web kept serving."""
-    shop.psql("CREATE ROLE ghost; GRANT SELECT ON products_product TO ghost")
+    shop.psql("CREATE ROLE ghost; GRANT SELECT ON products_product TO ghost", user="postgres")
     try:
         haunted = backup_now(shop, tmp_path / "backups")
     finally:
-        shop.psql("DROP OWNED BY ghost; DROP ROLE ghost")
+        shop.psql("DROP OWNED BY ghost; DROP ROLE ghost", user="postgres")
     before, web = snapshot(shop), web_instances(shop)
 
     result, seconds = restore(shop, haunted)
@@ -330,15 +339,103 @@ def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
     assert shop.psql(APPLIED) == "1", "the restored database was migrated"
     assert shop.get("/products/shop-bib/").status_code == 200
     figures.append(f"restore of a backup older than the schema (newer migration applied): {seconds:.1f}s")
+    make("restore-cleanup", env=operate(shop))
 
     before = snapshot(shop)
     result, seconds = restore(shop, refused)
     assert result.returncode != 0
     assert "cannot be migrated" in result.stderr
-    assert last_line(result).startswith("restore: start step failed: web did not start on the restored data")
+    assert last_line(result).startswith("restore: start step failed: web did not start on the incoming data")
     assert "the previous database and media were put back and web runs again" in last_line(result)
     assert snapshot(shop) == before
     for container, _ in web_instances(shop):
         assert inspect(container, "{{.State.Health.Status}}") == "healthy"
     assert shop.get("/products/shop-bib/").status_code == 200
     figures.append(f"restore whose newer migration fails on the backup: swapped back in {seconds:.1f}s")
+
+
+def test_a_restore_is_undone_exactly(shop, tmp_path, figures):
+    """Before: a restore deleted what it replaced as soon as web answered, so
+    restoring the wrong backup lost everything written since. Now what it
+    replaced is kept: restore-undo brings back exactly the data from before
+    the restore (keeping the restored data in turn), restore-cleanup deletes
+    what is kept; while something is kept, another restore is refused, and
+    while one runs (its lock held), a second one is."""
+    backup = backup_now(shop, tmp_path / "backups")
+    at_backup = shop.psql(PRODUCTS_DIGEST)
+    shop.psql("UPDATE products_product SET price = price + 7")
+    shop.upload_product("written-after-the-backup", png(24, 24, (10, 200, 90)))
+    before = snapshot(shop)
+
+    result, seconds = restore(shop, backup)
+    assert result.returncode == 0, result.stderr
+    kept = "The data it replaced is kept: make restore-undo swaps it back in, make restore-cleanup deletes it"
+    assert result.stdout.strip().splitlines()[-1].endswith(kept)
+    assert shop.psql(PRODUCTS_DIGEST) == at_backup
+    assert shop.get("/products/written-after-the-backup/").status_code == 404
+    again, _ = restore(shop, backup)
+    assert again.returncode != 0
+    assert "kept the data from before it: make restore-undo brings it back" in last_line(again)
+
+    with lock_held(ROOT / ".restore.lock"):
+        locked = make("restore-undo", env=operate(shop), check=False)
+    assert locked.returncode != 0
+    assert last_line(locked) == (
+        "restore: another restore (or its undo or cleanup) is running: nothing was changed;"
+        " wait for it to finish"
+    )
+
+    started = time.monotonic()
+    undone = make("restore-undo", env=operate(shop))
+    undo_seconds = time.monotonic() - started
+    assert "the data from before the restore of" in undone.stdout
+    assert shop.psql(PRODUCTS_DIGEST) == before["products"]
+    assert shop.get("/products/written-after-the-backup/").status_code == 200
+
+    make("restore-cleanup", env=operate(shop))
+    assert snapshot(shop) == before, "exactly the data from before the restore, and nothing kept any more"
+    nothing = make("restore-cleanup", env=operate(shop), check=False)
+    assert last_line(nothing) == "restore: nothing to clean up: no restore kept the data from before it"
+    figures.append(
+        f"restore then restore-undo: {seconds:.1f}s + {undo_seconds:.1f}s, data before the restore exact"
+    )
+
+
+def test_a_hang_up_during_the_swap_puts_everything_back(shop, tmp_path):
+    """Before: only INT and TERM were trapped, so a dropped SSH session left
+    web stopped and the media half moved, without a word. A hang-up once web
+    is stopped now puts the previous data back, starts web, and leaves the
+    one-line report at the end of restore-<time>.log."""
+    backup = backup_now(shop, tmp_path / "backups")
+    shop.psql("UPDATE products_product SET price = price + 3")
+    before = snapshot(shop)
+    logs_before = set(ROOT.glob("restore-*.log"))
+    script = subprocess.Popen(
+        [str(ROOT / "scripts" / "restore.sh")],
+        env={**os.environ, **operate(shop, BACKUP=str(backup), CONFIRM="yes")},
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own session: the hang-up reaches it alone, as a terminal's would
+    )  # fmt: skip
+    try:
+        for line in script.stdout:
+            if "stopping web to swap them in" in line:
+                os.killpg(script.pid, signal.SIGHUP)
+                break
+        assert script.wait(timeout=300) != 0
+    finally:
+        if script.poll() is None:
+            script.kill()
+    (log,) = set(ROOT.glob("restore-*.log")) - logs_before
+    try:
+        report = log.read_text().strip().splitlines()[-1]
+    finally:
+        log.unlink()
+    assert re.fullmatch(
+        r"restore: (stop|swap) step failed: the terminal hung up; the previous database and media"
+        r" were put back and web runs again",
+        report,
+    ), report
+    assert snapshot(shop) == before
+    for container, _ in web_instances(shop):
+        assert inspect(container, "{{.State.Health.Status}}") == "healthy"
+    assert shop.get("/products/shop-bib/").status_code == 200

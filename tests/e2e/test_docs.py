@@ -16,7 +16,7 @@ SOURCES = {
     "scripts/swarm-deploy.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
 }
 # Set by scripts/swarm-deploy.sh for the swarm file, not by the user.
-DERIVED = {"CADDYFILE_DIGEST", "STACK_NAME"}
+DERIVED = {"CADDYFILE_DIGEST", "DB_INIT_DIGEST", "STACK_NAME"}
 
 
 def test_env_example_documents_every_variable():

@@ -100,7 +100,11 @@ def test_only_the_proxy_is_published():
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"proxy"}
     assert services["db"]["networks"].keys() == {"backend"}
-    assert json.loads(rendered)["networks"]["backend"]["internal"] is True
+    assert services["proxy"]["networks"].keys() == {"edge", "front"}
+    assert services["web"]["networks"].keys() == {"front", "backend"}
+    networks = json.loads(rendered)["networks"]
+    assert networks["backend"]["internal"] is True
+    assert networks["front"]["internal"] is True
 
 
 def test_web_and_db_are_not_reachable_from_the_host(stack):
@@ -126,11 +130,41 @@ def test_the_web_containers_are_hardened(stack):
     assert stack.exec("web", "id", "-u").stdout.strip() == "10001"
 
 
+def test_the_proxy_container_is_hardened(stack):
+    """Before: the internet-facing container was root with every default
+    capability, a writable root filesystem and no limits."""
+    (container,) = stack.containers("proxy")
+    host = json.loads(inspect(container, "{{json .HostConfig}}"))
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert [cap.removeprefix("CAP_") for cap in host["CapAdd"]] == ["NET_BIND_SERVICE"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (512 * 2**20, 10**9, 256)
+    status = stack.exec("proxy", "grep", "-E", "^Cap(Eff|Prm):", "/proc/1/status").stdout.split()
+    assert status == ["CapPrm:", "0000000000000400", "CapEff:", "0000000000000400"], "only NET_BIND_SERVICE"
+    denied = stack.exec("proxy", "touch", "/srv/written", check=False)
+    assert "Read-only file system" in denied.stderr
+
+
+def test_web_has_no_route_out_of_the_machine(stack):
+    """Before: web sat on the proxy's network, which routes to the internet.
+    Now it is only on internal networks: no route at all (ENETUNREACH at
+    once), whatever this machine's own egress."""
+    probe = (
+        "import errno, socket\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 443), timeout=5)\n"
+        "except OSError as error:\n"
+        "    print(errno.errorcode.get(error.errno, error))\n"
+    )
+    assert stack.exec("web", "python", "-c", probe).stdout.strip() == "ENETUNREACH"
+
+
 def test_no_secret_in_inspect_history_or_logs(stack, image):
     secrets = stack.secrets()
-    assert len(secrets) == 2
+    assert len(secrets) == 3
     assert all(len(secret) >= 50 for secret in secrets)
-    containers = [c for service in ("proxy", "web", "db") for c in stack.containers(service)]
+    containers = [c for service in ("proxy", "web", "db", "cache") for c in stack.containers(service)]
     inspected = run("docker", "inspect", *containers).stdout
     history = run("docker", "history", "--no-trunc", image).stdout
     logs = stack.logs()

@@ -26,6 +26,7 @@ from conftest import (
     free_port,
     inspect,
     last_line,
+    lock_held,
     make,
     run,
     wait_for_https,
@@ -124,8 +125,16 @@ def test_push_refuses_a_dirty_working_tree(checkout, registry):
 
 
 def test_a_pushed_image_comes_back_identical(checkout, registry):
+    """Pulled back, the image has the digest push printed and labels that name
+    its commit and where its source is, never the token in origin's URL."""
     repository = f"babyshop-e2e-{RUN_ID}"
-    sha, short, digest = push(checkout, registry, repository)
+    origin = run("git", "-C", str(checkout), "remote", "get-url", "origin").stdout.strip()
+    token_url = "https://x-access-token:ghp_not-a-real-token@example.com/acme/shop.git"
+    run("git", "-C", str(checkout), "remote", "set-url", "origin", token_url)
+    try:
+        sha, short, digest = push(checkout, registry, repository)
+    finally:
+        run("git", "-C", str(checkout), "remote", "set-url", "origin", origin)
     assert digest, "docker push printed the digest"
     reference = f"{registry}/{repository}:{short}"
     run("docker", "image", "rm", reference, f"{registry}/{repository}:latest")
@@ -136,6 +145,7 @@ def test_a_pushed_image_comes_back_identical(checkout, registry):
         for key in ("revision", "source", "created", "version")
     }
     assert labels["revision"] == sha
+    assert labels["source"] == "https://example.com/acme/shop.git"
     assert labels["version"] == short or labels["version"].startswith("v")
     assert all(labels.values()), labels
     version = run("docker", "run", "--rm", "--network", "none", "--entrypoint", "python", reference,
@@ -287,6 +297,24 @@ def test_a_deploy_of_a_missing_tag_changes_nothing(deployment, releases):
     assert missing.returncode != 0
     assert last_line(missing).startswith(f"deploy: the VM cannot pull the image {reference}: ")
     assert last_line(missing).endswith("; nothing was changed")
+    assert deployment.files() == before
+    assert deployment.running_revision() == revision
+    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+
+
+def test_a_deploy_while_another_runs_changes_nothing(deployment, releases):
+    """Before: two deploys at once shared one upload directory on the VM. Now
+    each uploads to its own, and one that finds the VM's deploy lock taken
+    (here by a process holding it, as a running deploy does) stops there:
+    files, running version and shop as they were."""
+    before, revision = deployment.files(), deployment.running_revision()
+    with lock_held(deployment.vm["path"] / ".deploy.lock"):
+        second = deployment.deploy(TAG=releases["second"][1], check=False)
+    assert second.returncode != 0
+    assert last_line(second) == (
+        f"deploy: another deploy to {deployment.vm['path']} is running: nothing was changed;"
+        " wait for it to finish, then deploy again"
+    )
     assert deployment.files() == before
     assert deployment.running_revision() == revision
     assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
