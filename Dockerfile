@@ -94,15 +94,26 @@ ENTRYPOINT ["/entrypoint.sh"]
 CMD ["python", "manage.py", "runserver", "0.0.0.0:8000"]
 
 
+# Every static/ directory of the code, and nothing else, at its own path.
+# This stage runs again for any change to the code, but when its output is
+# the same (a view or a template changed), the static stage below is taken
+# from the layer cache: BuildKit compares what is copied, not where it came from.
+FROM base AS static-sources
+WORKDIR /src
+COPY babyshop_app/ ./
+RUN mkdir /static-sources \
+ && find . -type d -name static -prune -exec cp --parents -r -t /static-sources/ {} +
+
 # Static files are collected and compressed here, once, from the settings
 # and the static files alone (babyshop/collectstatic_settings.py), so that a
-# change to a view or a template does not run this again. It needs neither a
-# database nor the real secret: a throwaway key exists only in this step.
+# change to a view, a URL or a template does not run this again. It needs
+# neither a database nor the real secret: a throwaway key exists only here.
 FROM builder AS static
 WORKDIR /app
 COPY babyshop_app/manage.py ./
-COPY babyshop_app/babyshop/ babyshop/
-COPY babyshop_app/static/ static/
+COPY babyshop_app/babyshop/__init__.py babyshop_app/babyshop/settings.py babyshop_app/babyshop/config.py \
+     babyshop_app/babyshop/collectstatic_settings.py babyshop/
+COPY --from=static-sources /static-sources/ ./
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
     DATABASE_URL=postgres://collectstatic@build.invalid/none \
     ALLOWED_HOSTS=build.invalid \

@@ -30,8 +30,20 @@ export ENV_FILE
 # deleting its database). Dev settings such as DEV_PORT come from make's
 # command line or the environment instead.
 DEV_PROJECT ?= $(shell sed -n 's/^name: *//p' docker-compose.yml)
-DEV := docker compose --project-name $(DEV_PROJECT) --env-file /dev/null -f docker-compose.yml
+# The dev projects of the names this project had before `make rename` (it
+# adds each old one here): make clean removes what they left behind.
+FORMER_DEV_PROJECTS :=
+# `make upgrade`: the blueprint this project was made from, and its branch.
+BLUEPRINT ?=
+BLUEPRINT_REF ?= main
+# `make up PAGE_CACHE=true` starts the page cache's Valkey too (only the dev
+# commands pass it on: the production scripts read it from the env file).
+DEV := PAGE_CACHE=$(or $(PAGE_CACHE),false) docker compose --project-name $(DEV_PROJECT) --env-file /dev/null \
+	-f docker-compose.yml $(if $(filter 1 true yes on,$(PAGE_CACHE)),--profile page-cache)
 PROD := scripts/compose.sh
+# A rebuilt image takes the tag from the one before, which stays untagged:
+# remove this project's untagged images once no container uses them.
+PRUNE := @docker image prune --force --filter label=com.docker.compose.project=$(DEV_PROJECT) >/dev/null
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
 # The images' Python, from the Dockerfile's base image (python:X.Y-slim):
@@ -51,10 +63,12 @@ help: ## List every target
 .PHONY: build
 build: ## Build the development image
 	$(DEV) build web
+	$(PRUNE)
 
 .PHONY: up
-up: build ## Start the dev stack (http://localhost:8000, demo data, hot reload)
+up: build ## Start the dev stack (http://localhost:8000, hot reload)
 	$(DEV) up -d --wait
+	$(PRUNE)
 	@echo "babyshop is up: http://localhost:$${DEV_PORT:-8000}  (admin: make manage ARGS=createsuperuser)"
 
 .PHONY: watch
@@ -63,7 +77,7 @@ watch: build ## The dev stack without the bind mount: Compose syncs saved files 
 
 .PHONY: down
 down: ## Stop the dev stack (keeps the database volume)
-	$(DEV) down --remove-orphans
+	$(DEV) --profile page-cache down --remove-orphans
 
 .PHONY: logs
 logs: ## Follow the dev stack's logs
@@ -85,31 +99,43 @@ migrate: ## Apply migrations (under the same lock the entrypoint uses)
 makemigrations: ## Create migrations for model changes
 	$(RUN) python manage.py makemigrations
 
+# demo: start
 .PHONY: seed
 seed: ## Load the demo catalog (idempotent)
 	$(RUN) python manage.py seed_demo
 
+# demo: end
+
+.PHONY: upgrade
+upgrade: ## Take the blueprint's later commits, renamed to this project's name first: make upgrade BLUEPRINT=<its git URL>
+	python3 scripts/upgrade.py $(call quote,$(BLUEPRINT)) $(call quote,$(BLUEPRINT_REF))
+
+.PHONY: remove-demo
+remove-demo: ## Take the demo catalog out: the products app and every line wiring it in (refuses a dirty tree)
+	python3 scripts/remove_demo.py
+
 .PHONY: rename
-rename: build ## Give the project your name: make rename NAME=acme_store (package, images, database, paths; see README)
+rename: build ## Give the project your name: make rename NAME=acme_store (package, images, database, paths; docs/development.md)
 	DEV_PROJECT=$(call quote,$(DEV_PROJECT)) python3 scripts/rename.py $(call quote,$(NAME))
 
 ## ---- quality ---------------------------------------------------------------
 
 .PHONY: test
-test: build ## App tests: pytest-django in the dev image against the compose Postgres
-	$(RUN) pytest $(ARGS)
+test: build ## App tests: pytest-django in the dev image against the compose Postgres (and Valkey)
+	$(DEV) --profile page-cache run --rm -e MIGRATE_ON_START=false web pytest $(ARGS)
 
 .PHONY: e2e
 e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.prod.yml, check it over HTTP
 	$(VENV)/bin/pytest tests/e2e $(ARGS)
 
 .PHONY: lint
-lint: $(TOOLS) ## ruff, hadolint, shellcheck and actionlint (.github/workflows)
+lint: $(TOOLS) build ## ruff, hadolint, shellcheck, actionlint (.github/workflows), and no model change without its migration
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile tests/bench/*.Dockerfile
 	$(VENV)/bin/shellcheck --external-sources entrypoint.sh .ci/run scripts/*.sh
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
+	$(RUN) python manage.py makemigrations --check --dry-run
 
 .PHONY: hooks
 hooks: $(TOOLS) ## Run `make lint` before every git commit (pre-commit, .pre-commit-config.yaml)
@@ -129,8 +155,8 @@ lock: $(TOOLS) ## Re-resolve requirements/*.in into hash-locked requirements/*.t
 	  --annotation-style line --python-version $(HOST_PYTHON) tools.in -o tools.txt
 
 .PHONY: bench
-bench: ## Every figure vs its goal, one table: size, builds, prod-up, load vs a seed-style baseline (BENCH_QUICK=1: smoke test)
-	scripts/bench.sh
+bench: $(TOOLS) ## Every figure vs its goal, one table: size, builds, prod-up, load vs a seed-style baseline (BENCH_QUICK=1: smoke test)
+	$(VENV)/bin/python tests/bench/bench.py
 
 $(TOOLS): requirements/tools.txt
 	python3 -m venv $(VENV)
@@ -166,6 +192,18 @@ prod-destroy: ## Delete the production stack WITH its database, uploads and cert
 	  echo "To go ahead: make prod-destroy CONFIRM=yes" >&2; exit 1; fi
 	$(PROD) down --volumes --remove-orphans
 
+.PHONY: prod-superuser
+prod-superuser: ## Create an admin in production: asks on a terminal, else reads DJANGO_SUPERUSER_USERNAME, _EMAIL, _PASSWORD from the environment
+	@if [ -n "$${DJANGO_SUPERUSER_PASSWORD:-}" ]; then \
+	  $(PROD) exec -T -e DJANGO_SUPERUSER_USERNAME -e DJANGO_SUPERUSER_EMAIL -e DJANGO_SUPERUSER_PASSWORD \
+	    web python manage.py createsuperuser --noinput; \
+	elif [ -t 0 ]; then \
+	  $(PROD) exec web python manage.py createsuperuser; \
+	else \
+	  echo "prod-superuser: no terminal to ask on: set DJANGO_SUPERUSER_USERNAME, DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD in the environment" >&2; \
+	  exit 2; \
+	fi
+
 .PHONY: prod-logs
 prod-logs: ## Follow the production stack's logs
 	$(PROD) logs -f
@@ -176,9 +214,10 @@ prod-manage: ## Run a manage.py command in the production web container: make pr
 
 ## ---- swarm: several machines ------------------------------------------------
 # The stack on the swarm (its services are $(STACK_NAME)_web, ...) and the
-# compose files given to docker stack deploy, in order.
+# compose files given to docker stack deploy, in order (by default those of
+# the VM, then docker-compose.swarm.yml).
 STACK_NAME ?= babyshop
-SWARM_FILES ?= docker-compose.prod.yml docker-compose.swarm.yml
+SWARM_FILES ?=
 
 .PHONY: swarm-deploy
 swarm-deploy: ## Deploy REGISTRY/IMAGE:TAG to the swarm this Docker client manages: one web task at a time, rolled back on failure
@@ -251,7 +290,10 @@ restore-cleanup: ## Delete the database and media the last restore (or undo) rep
 	scripts/restore.sh cleanup
 
 .PHONY: clean
-clean: ## Remove the dev stack, its volumes and images, and local caches
-	$(DEV) down --volumes --remove-orphans
-	docker image rm --force babyshop-dev
+clean: ## Remove the dev stack, its volumes and images (those of names before a rename too), and local caches
+	for project in $(DEV_PROJECT) $(FORMER_DEV_PROJECTS); do \
+	  docker compose --project-name "$$project" --env-file /dev/null -f docker-compose.yml --profile page-cache \
+	    down --volumes --remove-orphans; \
+	  docker image ls --quiet --filter "label=com.docker.compose.project=$$project" | xargs -r docker image rm --force; \
+	done
 	rm -rf $(VENV) .ruff_cache babyshop_app/.pytest_cache babyshop_app/staticfiles

@@ -12,10 +12,10 @@ fail() {
 
 # require_settings: stop unless the env file and every secret file exist.
 require_settings() {
-    local env_file="${ENV_FILE:-.env}" secrets_dir name
+    local secrets_dir name
     [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
     secrets_dir="$(setting SECRETS_DIR ./secrets)"
-    for name in secret_key postgres_password cache_password; do
+    for name in secret_key postgres_password ${page_cache:+cache_password}; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
 }
@@ -37,36 +37,64 @@ require_running() {
     done
 }
 
-# setting NAME [DEFAULT]: the value of NAME from the environment, else its
-# last NAME=value line in ENV_FILE (one pair of surrounding quotes removed,
-# as Compose reads it), else DEFAULT. So a systemd timer, which starts with an
-# empty environment, finds the same settings as the stack.
+# Every setting as Compose itself reads it: the environment first, then
+# ENV_FILE with Compose's own rules for quotes, comments and ${...}, as
+# `docker compose config --environment` (Compose 2.28 or later) prints them.
+# So a systemd timer, which starts with an empty environment, finds the same
+# settings as the stack.
+env_file="${ENV_FILE:-.env}"
+if [ -f "$env_file" ]; then read_from="$env_file"; else read_from=/dev/null; fi
+# (ENV_FILE too: web's env_file is checked even here.)
+environment="$(ENV_FILE="$read_from" docker compose --env-file "$read_from" -f docker-compose.prod.yml \
+    config --environment 2>&1)" \
+    || fail "cannot read the settings in $env_file as Compose does: $(tail -n 1 <<<"$environment")"
+
+# setting NAME [DEFAULT]: NAME's value, or DEFAULT if it is unset or empty.
 setting() {
-    local name="$1" value
-    if [ -n "${!name+set}" ]; then
-        printf '%s\n' "${!name}"
-        return
-    fi
-    value="$(sed -n "s/^[[:space:]]*$name=//p" "${ENV_FILE:-.env}" 2>/dev/null | tail -n 1)"
-    case "$value" in
-        \'*\' | \"*\") value="${value:1:${#value}-2}" ;;
-    esac
+    local value
+    value="$(sed -n "s/^$1=//p" <<<"$environment" | head -n 1)"
     printf '%s\n' "${value:-${2:-}}"
 }
+
+# on_off NAME DEFAULT: "on" or "" for a true/false setting, read as the app
+# reads it (babyshop/config.py); stop on anything else.
+on_off() {
+    local value
+    value="$(setting "$1" "$2")"
+    case "${value,,}" in
+        1 | true | yes | on) echo on ;;
+        0 | false | no | off) ;;
+        *) fail "$1='$value' is not valid: expected true or false" ;;
+    esac
+}
+
+# The optional capabilities in use: each one's compose file goes over
+# docker-compose.prod.yml (for Compose and Swarm alike).
+page_cache="$(on_off PAGE_CACHE false)"
+compose_files=(docker-compose.prod.yml)
+[ -z "$page_cache" ] || compose_files+=(docker-compose.page-cache.yml)
 
 # docker compose for the production stack. The project name (the prefix of
 # its containers, volumes and networks) is babyshop-prod unless
 # COMPOSE_PROJECT_NAME says otherwise.
 compose=(docker compose --project-name "$(setting COMPOSE_PROJECT_NAME babyshop-prod)"
-    -f docker-compose.prod.yml --env-file "${ENV_FILE:-.env}")
+    --env-file "$env_file")
+for file in "${compose_files[@]}"; do compose+=(-f "$file"); done
 
-# check_archives DIR: read DIR/database.dump and DIR/media.tar through to
-# their ends, in the db container (pg_restore and GNU tar are there). A
-# checksum only proves the files are what was written; a dump truncated
-# before its checksum was taken passes `pg_restore --list` (the table of
-# contents comes first) and fails only here, where every data block is read.
+# check_archives DIR [CONTENTS]: read DIR/database.dump and DIR/media.tar
+# through to their ends, in the db container (pg_restore and GNU tar are
+# there), and write to CONTENTS what the dump holds: "table rows", a line per
+# table. A checksum only proves the files are what was written; a dump
+# truncated before its checksum was taken passes `pg_restore --list` (the
+# table of contents comes first) and fails only here, where every data block
+# is read.
 check_archives() {
-    "${compose[@]}" exec -T db pg_restore --file=/dev/null <"$1/database.dump" \
+    # Each table's data is a COPY block: a line per row (COPY escapes the
+    # newlines in values), ended by a line "\.".
+    "${compose[@]}" exec -T db pg_restore --data-only --file=- <"$1/database.dump" \
+        | awk '/^COPY / { table = $2; sub(/^public[.]/, "", table); rows = 0; next }
+               table != "" && $0 == "\\." { print table, rows; table = ""; next }
+               table != "" { rows++ }' | sort >"${2:-/dev/null}" \
         || { echo "$1/database.dump cannot be read through: it is not a complete pg_dump archive"; return 1; }
     "${compose[@]}" exec -T db tar -tf - <"$1/media.tar" >/dev/null \
         || { echo "$1/media.tar cannot be listed through: it is not a complete tar archive"; return 1; }

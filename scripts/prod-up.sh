@@ -20,7 +20,7 @@
 #    only in a new container).
 #
 # Old and new code overlap during an update, on the new schema: migrations
-# must be expand/contract (README, "Deploying without a pause").
+# must be expand/contract (docs/deploy.md, "Deploying without a pause").
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +37,7 @@ if [ "${#old[@]}" -eq 0 ]; then
     exit
 fi
 
-"${compose[@]}" up --detach --wait --no-build db cache
+"${compose[@]}" up --detach --wait --no-build --remove-orphans db ${page_cache:+cache}
 echo "prod-up: starting $replicas new web containers beside the ${#old[@]} running"
 if ! "${compose[@]}" up --detach --wait --wait-timeout 180 --no-build --no-deps --no-recreate \
     --scale "web=$((${#old[@]} + replicas))" web; then

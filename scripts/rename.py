@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 # Names the project itself uses at the top of the app directory or sys.path.
 OWN = {
+    # demo: start
     "products",
+    # demo: end
     "users",
     "tests",
     "templates",
@@ -195,6 +197,11 @@ def main():
         )
     for source, target in moves:
         git("mv", source, target)
+    # make clean removes what the old name's dev stack left (its volume, image, network).
+    makefile = ROOT / "Makefile"
+    text = makefile.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(FORMER_DEV_PROJECTS :=.*)$", rf"\g<1> {old_slug}", text)
+    makefile.write_text(text, encoding="utf-8")
 
     for name, count in changed:
         print(f"  {name}: {count}")

@@ -30,7 +30,7 @@ stack="${STACK_NAME:-babyshop}"
 image="${DEPLOY_IMAGE:-}"
 tag="${DEPLOY_TAG:-}"
 env_file="${ENV_FILE:-.env}"
-read -r -a files <<<"${SWARM_FILES:-docker-compose.prod.yml docker-compose.swarm.yml}"
+read -r -a files <<<"${SWARM_FILES:-${compose_files[*]} docker-compose.swarm.yml}"
 [ -n "$image" ] && [ -n "$tag" ] || fail "DEPLOY_IMAGE and DEPLOY_TAG must name a pushed image"
 require_settings
 [[ "$stack" =~ ^[a-z0-9][a-z0-9_-]*$ ]] || fail "STACK_NAME='$stack' is not valid: expected lower-case letters, digits, - and _"

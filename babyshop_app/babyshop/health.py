@@ -3,7 +3,7 @@
 /healthz  the process answers; touches nothing else (Docker HEALTHCHECK).
 /readyz   one round trip to the database on a fresh connection bounded by
           READYZ_TIMEOUT seconds; 503 when it fails. Also one to the shared
-          cache, reported but never a reason for 503: the site works without
+          cache (with PAGE_CACHE on), reported but never a reason for 503: the site works without
           it. For checks from inside the stack only: a request relayed by the
           proxy gets 404. Each process checks at most once per
           READYZ_INTERVAL and one check at a time, so a flood of /readyz
@@ -18,8 +18,8 @@ import threading
 import time
 
 import psycopg
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
+from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.template.loader import render_to_string
@@ -92,8 +92,8 @@ cache_ready = Readiness(cache_answers, READYZ_INTERVAL)
 
 
 def cache_state():
-    if isinstance(caches["default"], DummyCache):
-        return "off"  # no CACHE_URL: nothing to check
+    if not settings.PAGE_CACHE:
+        return "off"  # nothing uses the cache
     return "ok" if cache_ready() else "unavailable"
 
 

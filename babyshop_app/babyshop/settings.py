@@ -95,16 +95,15 @@ INSTALLED_APPS = [
     "axes",
     "babyshop",
     "users",
+    # demo: start
     "products",
+    # demo: end
 ]
 
 MIDDLEWARE = [
     # First: answers /healthz and /readyz before host validation and HTTPS
     # redirects, so container healthchecks work on 127.0.0.1.
     "babyshop.health.HealthCheckMiddleware",
-    # Second: a cached catalog page for an anonymous visitor is answered here,
-    # with the headers the middleware below gave it when it was stored.
-    "babyshop.pagecache.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -134,7 +133,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # demo: start
                 "products.context_processors.categories",
+                # demo: end
                 "csp.context_processors.nonce",
             ],
         },
@@ -158,19 +159,37 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = config.integ
     "DB_CONNECT_TIMEOUT", default=2, minimum=1
 )
 
-# The shared cache (the valkey service of both compose files). Without
-# CACHE_URL nothing is cached: a per-process memory cache could not be
-# invalidated across gunicorn's workers, so a dummy is the only correct
-# fallback. Short timeouts: a cache that is away costs milliseconds, and
-# babyshop/pagecache.py then skips it for a while (the site works without it).
+# The page cache (babyshop/pagecache.py, docs/page-cache.md), off unless
+# PAGE_CACHE=true: then anonymous visitors get the pages views mark with
+# cache_anonymous_page from the shared cache (Valkey) at CACHE_URL.
+PAGE_CACHE = config.boolean("PAGE_CACHE", default=False)
+# Seconds a page is kept at most (changes the ORM sees show at once).
+PAGE_CACHE_SECONDS = config.integer("PAGE_CACHE_SECONDS", default=300, minimum=1)
+# The models whose saves and deletes make every cached page stale, as
+# "app_label.ModelName": those any cached page shows.
+PAGE_CACHE_MODELS = [
+    # demo: start
+    "products.Category",
+    "products.Product",
+    # demo: end
+]
+if PAGE_CACHE:
+    # Right after the health checks: a stored page is answered before any
+    # other middleware runs, with the headers they gave it when it was stored.
+    MIDDLEWARE.insert(1, "babyshop.pagecache.PageCacheMiddleware")
 CACHE_URL = config.cache_url("CACHE_URL")
+if PAGE_CACHE and not CACHE_URL:
+    raise config.ConfigError(
+        "PAGE_CACHE=true needs CACHE_URL: expected the cache's URL, e.g. redis://cache:6379/0"
+    )
 if CACHE_URL:
     CACHES = {
         "default": {
-            # Django's RedisCache, keeping its clients (see babyshop/cache.py).
-            "BACKEND": "babyshop.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_URL,
             "OPTIONS": {
+                # Short: a cache that is away costs milliseconds, and the page
+                # cache then skips it for a while (the site works without it).
                 "socket_connect_timeout": 0.25,
                 "socket_timeout": 0.25,
                 # A connection left idle may have been dropped on the way (a
@@ -193,10 +212,9 @@ if CACHE_URL:
         }
     }
 else:
+    # Nothing shared to cache in: a per-process memory cache could not be
+    # invalidated across gunicorn's workers.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
-# Seconds an anonymous catalog page is served from the cache (0 turns the page
-# cache off). Off by default under DEBUG, so that template edits show at once.
-PAGE_CACHE_SECONDS = config.integer("PAGE_CACHE_SECONDS", default=0 if DEBUG else 300)
 
 AUTH_USER_MODEL = "users.User"
 # django-axes checks first: a locked-out client or username is refused before
@@ -212,8 +230,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "products:list"
-LOGOUT_REDIRECT_URL = "products:list"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = config.string("TIME_ZONE", default="UTC")
@@ -319,7 +337,9 @@ LOG_LEVEL = config.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CR
 # these settings, so a bad value anywhere stops the container before gunicorn).
 MIGRATE_ON_START = config.boolean("MIGRATE_ON_START", default=True)
 DB_WAIT_TIMEOUT = config.integer("DB_WAIT_TIMEOUT", default=60)
+# demo: start
 SEED_DEMO = config.boolean("SEED_DEMO", default=False)
+# demo: end
 # gunicorn (read by gunicorn.conf.py).
 GUNICORN = {
     "port": config.integer("PORT", default=8000, minimum=1),

@@ -1,7 +1,5 @@
 from django.contrib import admin
-from django.db import models
 
-from products.forms import UploadedImageField
 from products.models import Category, Product
 
 
@@ -22,4 +20,3 @@ class ProductAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
     date_hierarchy = "created_at"
-    formfield_overrides = {models.ImageField: {"form_class": UploadedImageField}}

@@ -4,6 +4,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from babyshop.images import ImageField
+
 
 class Category(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -30,7 +32,7 @@ class Product(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
-    image = models.ImageField(upload_to="products/", blank=True)
+    image = ImageField(upload_to="products/", blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     is_active = models.BooleanField(default=True, help_text="Only active products are listed.")
     created_at = models.DateTimeField(auto_now_add=True)

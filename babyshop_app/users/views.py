@@ -8,7 +8,7 @@ from users.forms import RegisterForm
 class RegisterView(CreateView):
     form_class = RegisterForm
     template_name = "users/register.html"
-    success_url = reverse_lazy("products:list")
+    success_url = reverse_lazy("home")
 
     def form_valid(self, form):
         response = super().form_valid(form)

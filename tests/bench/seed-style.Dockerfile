@@ -1,8 +1,8 @@
 # DELIBERATELY NAIVE: this is not how to run babyshop. It is only the baseline
-# of `make bench` (scripts/bench.sh), written the way the tutorials this
+# of `make bench` (tests/bench/bench.py), written the way the tutorials this
 # project replaces do it, so that the bench can show what the production image
-# and stack gain over it on the same machine, with the same demo catalog and
-# the same CPU limit. Everything below is a known mistake, on purpose:
+# and stack gain over it on the same machine, with the same data and the
+# same CPU limit. Everything below is a known mistake, on purpose:
 #   - one stage, nothing trimmed;
 #   - the code is copied BEFORE the dependencies are installed, so any change
 #     to any file reinstalls every package;
@@ -11,13 +11,12 @@
 #     requirements/base.in has it: the bench compares ways of deploying the
 #     same app, not Django releases);
 #   - runs as root, with DEBUG on;
-#   - migrates and loads the demo data at every start, then serves with
-#     Django's development server (one process, autoreloader on).
+#   - migrates at every start, then serves with Django's development server
+#     (one process, autoreloader on).
 # Never use it for anything else.
 #
 # The package list is what the app imports at run time: requirements/base.in,
-# with psycopg as its binary wheel, as the tutorials have it. scripts/bench.sh
-# stops with a one-line message when base.in names a package missing here.
+# with psycopg as its binary wheel, as the tutorials have it.
 # The same base as the production image (make bench passes the Dockerfile's).
 ARG PYTHON_IMAGE
 FROM ${PYTHON_IMAGE}
@@ -33,4 +32,4 @@ RUN pip install "Django>=5.2,<5.3" "psycopg[binary]" Pillow whitenoise django-en
 
 ENV DEBUG=true
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate && python manage.py seed_demo && python manage.py runserver 0.0.0.0:8000"]
+CMD ["sh", "-c", "python manage.py migrate && python manage.py runserver 0.0.0.0:8000"]

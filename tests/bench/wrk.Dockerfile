@@ -1,4 +1,4 @@
-# The load generator of `make bench` (scripts/bench.sh): wrk, plus curl for
+# The load generator of `make bench` (tests/bench/bench.py): wrk, plus curl for
 # the readiness probes and the one-off requests that find the page URLs.
 # Built during each bench run from the Debian base the project already uses,
 # so it needs no container registry, only Debian's package mirror.

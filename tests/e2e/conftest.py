@@ -29,6 +29,12 @@ PROJECT = next(ROOT.glob("*_app/*/settings.py")).parent.name
 PROD_COMPOSE = ROOT / "docker-compose.prod.yml"
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
+# The settings of the stack most tests share.
+SHARED = {"PAGE_CACHE": "true"}
+# demo: start
+# With the demo catalog, for the demo's own tests (tests/e2e/demo/).
+SHARED["SEED_DEMO"] = "true"
+# demo: end
 IMAGE = "babyshop-e2e"
 TAG = RUN_ID
 
@@ -75,6 +81,20 @@ def committed_clone(path):
     return path
 
 
+def edit(path, old, new):
+    """Replace the first old in the file with new; old must be there."""
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def remove_dev_stack(project, cwd):
+    """Everything of a dev stack (docker-compose.yml under project): its
+    containers, the page cache's included, networks and volumes."""
+    dev = ["docker", "compose", "-p", project, "--env-file", "/dev/null", "-f", "docker-compose.yml"]
+    run(*dev, "--profile", "page-cache", "down", "--volumes", "--remove-orphans", cwd=cwd, check=False)
+
+
 def png(width, height, rgb=None):
     """A valid PNG made without Pillow (the host has only the test tools): of
     one colour, or of random pixels (rgb=None), which do not compress, so the
@@ -108,6 +128,18 @@ def client(verify=True):
     session.trust_env = False
     session.verify = verify
     return session
+
+
+def anonymous(stack):
+    """A visitor of the stack who is not logged in (the stack's own client may be)."""
+    return client(verify=stack.http.verify)
+
+
+def x_cache(browser, stack, path):
+    """What the page cache did for browser's request of path (a 200)."""
+    response = browser.get(stack.url + path, timeout=10)
+    assert response.status_code == 200, path
+    return response.headers["X-Cache"]
 
 
 def wait_for_https(url, logs, timeout=60):
@@ -148,29 +180,6 @@ class Shop:
         )
         assert response.status_code == 200
         assert "Site administration" in response.text
-
-    def upload_product(self, slug, picture):
-        """Add a product with a picture through the admin; return the picture's URL."""
-        form = self.get("/admin/products/product/add/")
-        category = re.search(r'<select name="category"[^>]*>.*?<option value="(\d+)"', form.text, re.DOTALL)
-        fields = {
-            "csrfmiddlewaretoken": csrf_token(form),
-            "name": slug.replace("-", " ").title(),
-            "slug": slug,
-            "description": "Added through the admin by the stack tests.",
-            "price": "4.20",
-            "category": category.group(1),
-            "is_active": "on",
-        }
-        saved = self.post(
-            "/admin/products/product/add/",
-            data=fields,
-            files={"image": (f"{slug}.png", picture, "image/png")},
-        )
-        assert saved.status_code == 200
-        assert "was added successfully" in saved.text
-        page = self.get(f"/products/{slug}/")
-        return re.search(r'<img src="(/media/products/[^"]+)"', page.text).group(1)
 
     def get(self, path, **kwargs):
         return self.http.get(self.url + path, timeout=10, **kwargs)
@@ -215,9 +224,11 @@ class Stack(Shop):
         return [path.read_text().strip() for path in sorted(self.secrets_dir.iterdir())]
 
     def _command(self, args):
-        command = ["docker", "compose", "-p", self.project, "-f", str(self.root / "docker-compose.prod.yml")]
-        command += ["--env-file", str(self.env_file), *args]
-        return command, {"cwd": self.root, "env": {**os.environ, "ENV_FILE": str(self.env_file)}}
+        """docker compose as the production scripts run it: scripts/compose.sh
+        picks the compose files the env file's settings call for."""
+        command = [str(self.root / "scripts" / "compose.sh"), *args]
+        env = {**os.environ, "ENV_FILE": str(self.env_file), "COMPOSE_PROJECT_NAME": self.project}
+        return command, {"cwd": self.root, "env": env}
 
     def compose(self, *args, check=True, timeout=600):
         command, options = self._command(args)
@@ -268,6 +279,14 @@ class Stack(Shop):
         user = user or self.settings.get("POSTGRES_USER", "babyshop")
         return self.exec("db", "psql", "-U", user, "-d", database, "-tAc", sql).stdout.strip()
 
+    def place_upload(self, path, content):
+        """Put a file into the media volume as an upload of any app is stored
+        (MEDIA_ROOT/path, written by web's own user); its URL."""
+        write = 'mkdir -p "$(dirname "$1")" && cat >"$1"'
+        command, options = self._command(["exec", "-T", "web", "sh", "-c", write, "sh", f"/app/media/{path}"])
+        subprocess.run(command, input=content, capture_output=True, check=True, timeout=60, **options)
+        return f"/media/{path}"
+
     def create_admin(self):
         created = self.exec(
             "web", "sh", "-c",
@@ -301,8 +320,9 @@ def image():
 
 @pytest.fixture(scope="session")
 def stack(image, tmp_path_factory):
-    """The production stack with the demo catalog, shared by the read-only tests."""
-    deployed = Stack(tmp_path_factory.mktemp("stack"), "main", SEED_DEMO="true")
+    """The production stack with the page cache, shared by the tests that
+    change nothing another relies on."""
+    deployed = Stack(tmp_path_factory.mktemp("stack"), "main", **SHARED)
     try:
         deployed.up()
         deployed.trust_proxy_ca()

@@ -11,34 +11,44 @@ import time
 
 import pytest
 
-from conftest import IMAGE, ROOT, TAG, Stack, inspect, last_line, lock_held, make, png, run
+from conftest import IMAGE, PROJECT, ROOT, TAG, Stack, inspect, last_line, lock_held, make, png, run
 
-PRODUCTS_DIGEST = (
-    "SELECT md5(string_agg(concat_ws('|', p.id, p.name, p.slug, p.description, p.price, p.image,"
-    " p.is_active, p.created_at, c.slug), ',' ORDER BY p.id))"
-    " FROM products_product p JOIN products_category c ON c.id = p.category_id"
+# The rows every project has: its users.
+ROWS_DIGEST = (
+    "SELECT md5(string_agg(concat_ws('|', id, username, email, first_name, last_name, password,"
+    " is_staff, date_joined), ',' ORDER BY id)) FROM users_user"
+)
+# Some users to back up and restore (make prod-up seeds nothing).
+SEED_USERS = (
+    "from django.contrib.auth import get_user_model as m;"
+    " m().objects.bulk_create(m()(username=f'member{n}', email=f'member{n}@example.com') for n in range(20))"
 )
 MEDIA_DIGEST = "cd /app/media && find . -type f | sort | xargs sha256sum"
 # A migration the image under test does not have, as a later release would
 # add it: a nullable column, and a check that refuses to migrate a database
-# holding the category REFUSED (a migration that fails on old data).
+# holding the user REFUSED (a migration that fails on old data).
 NEWER_NAME = "9000_e2e_newer_schema"
 NEWER_MIGRATION = """from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("products", "LEAF")]
+    dependencies = [("users", "LEAF")]
     operations = [
-        migrations.AddField("product", "e2e_note", models.TextField(null=True)),
+        migrations.AddField("user", "e2e_note", models.TextField(null=True)),
         migrations.RunSQL(
-            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM products_category WHERE slug = 'refuses-migration')"
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM users_user WHERE username = 'refuses-migration')"
             " THEN RAISE EXCEPTION 'e2e: refuses-migration cannot be migrated'; END IF; END $$",
             migrations.RunSQL.noop,
         ),
     ]
 """
-REFUSED = "INSERT INTO products_category (name, slug) VALUES ('Refuses migration', 'refuses-migration')"
-NOT_REFUSED = "DELETE FROM products_category WHERE slug = 'refuses-migration'"
+REFUSED = (
+    "INSERT INTO users_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
+    " is_active, date_joined) VALUES ('', false, 'refuses-migration', '', '', '', false, true, now())"
+)
+NOT_REFUSED = "DELETE FROM users_user WHERE username = 'refuses-migration'"
+# The shop's one upload.
+PICTURE = "/media/uploads/shop-bib.png"
 APPLIED = "SELECT count(*) FROM django_migrations WHERE name = '9000_e2e_newer_schema'"
 
 
@@ -50,7 +60,7 @@ def operate(stack, **extra):
 def snapshot(stack):
     """Everything a failed restore must leave exactly as it was."""
     return {
-        "products": stack.psql(PRODUCTS_DIGEST),
+        "rows": stack.psql(ROWS_DIGEST),
         "media": stack.exec("web", "sh", "-c", MEDIA_DIGEST).stdout,
         "media entries": stack.exec("web", "ls", "-A", "/app/media").stdout,
         "databases": stack.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database"),
@@ -86,7 +96,7 @@ def verified(backup):
 
 @pytest.fixture
 def vault(image, tmp_path):
-    stack = Stack(tmp_path, "vault", SEED_DEMO="true")
+    stack = Stack(tmp_path, "vault")
     try:
         yield stack
     finally:
@@ -97,11 +107,11 @@ def vault(image, tmp_path):
 def newer_image(image, tmp_path_factory):
     """The image under test plus one migration: the next release, as far as
     the database is concerned."""
-    migrations = ROOT / "babyshop_app" / "products" / "migrations"
+    migrations = ROOT / f"{PROJECT}_app" / "users" / "migrations"
     leaf = max(path.stem for path in migrations.glob("[0-9]*.py"))
     context = tmp_path_factory.mktemp("newer")
     (context / f"{NEWER_NAME}.py").write_text(NEWER_MIGRATION.replace("LEAF", leaf))
-    (context / "Dockerfile").write_text(f"FROM {image}\nCOPY {NEWER_NAME}.py /app/products/migrations/\n")
+    (context / "Dockerfile").write_text(f"FROM {image}\nCOPY {NEWER_NAME}.py /app/users/migrations/\n")
     tag = f"{TAG}-newer"
     run("docker", "build", "--quiet", "--tag", f"{IMAGE}:{tag}", str(context))
     yield tag
@@ -110,32 +120,32 @@ def newer_image(image, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shop(image, newer_image, tmp_path_factory):
-    """A seeded shop with one upload, shared by the restores that must fail
+    """A shop with users and one upload, shared by the restores that must fail
     (and leave it as it was) and by the retention tests. newer_image is
     requested first so that it is removed only after this stack is down."""
-    stack = Stack(tmp_path_factory.mktemp("shop"), "shop", SEED_DEMO="true")
+    stack = Stack(tmp_path_factory.mktemp("shop"), "shop")
     try:
         stack.up()
         stack.trust_proxy_ca()
-        stack.login_admin()
-        stack.upload_product("shop-bib", png(16, 16, (200, 40, 40)))
+        stack.exec("web", "python", "manage.py", "shell", "-c", SEED_USERS)
+        stack.place_upload(PICTURE.removeprefix("/media/"), png(16, 16, (200, 40, 40)))
         yield stack
     finally:
         stack.down()
 
 
 def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
-    """The round trip: every product row and media byte comes back into empty
-    volumes, and the restore leaves no staging database or directory behind."""
+    """The round trip: every row and media byte comes back into empty volumes,
+    and the restore leaves no staging database or directory behind."""
     operate = {"ENV_FILE": str(vault.env_file), "COMPOSE_PROJECT_NAME": vault.project}
     backups = tmp_path / "backups"
     make("prod-up", env=operate)
     vault.wait_for_proxy()
     vault.trust_proxy_ca()
-    vault.login_admin()
+    vault.exec("web", "python", "manage.py", "shell", "-c", SEED_USERS)
     picture = png(32, 32, (120, 180, 240))
-    src = vault.upload_product("backed-up-bib", picture)
-    products = vault.psql(PRODUCTS_DIGEST)
+    src = vault.place_upload("uploads/backed-up-bib.png", picture)
+    rows = vault.psql(ROWS_DIGEST)
     media = vault.exec("web", "sh", "-c", MEDIA_DIGEST).stdout
     assert "backed-up-bib" in media
 
@@ -149,7 +159,11 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
         "database.dump",
         "media.tar",
     ]
-    assert (backup / "contents.txt").read_text().strip() == "products=25 categories=4"
+    contents = (backup / "contents.txt").read_text().splitlines()
+    migrations = vault.psql("SELECT count(*) FROM django_migrations")
+    assert {"users_user 20", f"django_migrations {migrations}"} <= set(contents), contents
+    assert contents == sorted(contents)
+    assert all(line.split(" ")[1].isdigit() for line in contents)
     assert stat.S_IMODE(backups.stat().st_mode) == 0o700, "a backup directory it creates is private"
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [backup, *backup.iterdir()]}
     assert modes == {backup.name: 0o700, **{p.name: 0o600 for p in backup.iterdir()}}, (
@@ -158,9 +172,8 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
 
     # Lose everything: containers and volumes; then an empty stack.
     make("prod-destroy", "CONFIRM=yes", env=operate)
-    vault.env_file.write_text(vault.env_file.read_text().replace("SEED_DEMO=true", "SEED_DEMO=false"))
     make("prod-up", env=operate)
-    assert vault.psql("SELECT count(*) FROM products_product") == "0"
+    assert vault.psql("SELECT count(*) FROM users_user") == "0"
     databases = vault.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database")
 
     refused = make("restore", f"BACKUP={backup}", env=operate, check=False)
@@ -177,19 +190,17 @@ def test_backup_then_restore_into_empty_volumes(vault, tmp_path, figures):
     started = time.monotonic()
     make("restore", f"BACKUP={backup}", "CONFIRM=yes", env=operate)
     restore_seconds = time.monotonic() - started
-    assert vault.psql(PRODUCTS_DIGEST) == products
+    assert vault.psql(ROWS_DIGEST) == rows
     assert vault.exec("web", "sh", "-c", MEDIA_DIGEST).stdout == media
     # What it replaced (the empty shop) is kept until restore-cleanup.
     make("restore-cleanup", env=operate)
-    assert vault.exec("web", "ls", "-A", "/app/media").stdout.split() == ["products"]
+    assert vault.exec("web", "ls", "-A", "/app/media").stdout.split() == ["uploads"]
     assert vault.psql("SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database") == databases
     vault.wait_for_proxy()
     vault.trust_proxy_ca()
-    page = vault.get("/products/backed-up-bib/")
-    assert page.status_code == 200
     assert vault.get(src).content == picture
     figures.append(
-        f"backup of the seeded shop + 1 upload: {backup_seconds:.1f}s "
+        f"backup of 20 users + 1 upload: {backup_seconds:.1f}s "
         f"({sum(p.stat().st_size for p in backup.iterdir()) / 1e6:.2f} MB); restore: {restore_seconds:.1f}s"
     )
 
@@ -218,10 +229,10 @@ def test_a_truncated_dump_is_refused_before_anything_stops(shop, tmp_path, figur
     )
     assert snapshot(shop) == before
     assert web_instances(shop) == web, "web was never stopped"
-    assert shop.get("/products/shop-bib/").status_code == 200
+    assert shop.get(PICTURE).status_code == 200
     figures.append(
         f"restore of a truncated dump (checksums recomputed): refused at verify in {seconds:.1f}s; "
-        "products, media and databases unchanged, web never restarted"
+        "rows, media and databases unchanged, web never restarted"
     )
 
 
@@ -229,7 +240,7 @@ def test_a_backup_that_fails_to_restore_leaves_the_live_data_serving(shop, tmp_p
     """A backup that passes every check but fails half-way through pg_restore
     (a GRANT to a role that no longer exists): the new database is dropped,
     the live one was never touched and web kept serving."""
-    shop.psql("CREATE ROLE ghost; GRANT SELECT ON products_product TO ghost", user="postgres")
+    shop.psql("CREATE ROLE ghost; GRANT SELECT ON users_user TO ghost", user="postgres")
     try:
         haunted = backup_now(shop, tmp_path / "backups")
     finally:
@@ -243,7 +254,7 @@ def test_a_backup_that_fails_to_restore_leaves_the_live_data_serving(shop, tmp_p
     assert last_line(result).endswith("the live database and media were not touched")
     assert snapshot(shop) == before, "no leftover database or staging directory either"
     assert web_instances(shop) == web, "web was never stopped"
-    assert shop.get("/products/shop-bib/").status_code == 200
+    assert shop.get(PICTURE).status_code == 200
     figures.append(
         f"restore failing in pg_restore (GRANT to a dropped role): {seconds:.1f}s, nothing changed"
     )
@@ -322,7 +333,7 @@ def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
     are swapped back and served."""
     backups = tmp_path / "backups"
     older = backup_now(shop, backups)
-    older_products = shop.psql(PRODUCTS_DIGEST)
+    older_rows = shop.psql(ROWS_DIGEST)
     shop.psql(REFUSED)
     refused = backup_now(shop, backups)
     shop.psql(NOT_REFUSED)
@@ -331,13 +342,13 @@ def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
     shop.env_file.write_text(shop.env_file.read_text().replace(f"TAG={TAG}\n", f"TAG={newer_image}\n"))
     make("prod-up", env=operate(shop))
     assert shop.psql(APPLIED) == "1"
-    shop.psql("UPDATE products_product SET price = price + 1")
+    shop.psql("UPDATE users_user SET first_name = first_name || 'a'")
 
     result, seconds = restore(shop, older)
     assert result.returncode == 0, result.stderr
-    assert shop.psql(PRODUCTS_DIGEST) == older_products
+    assert shop.psql(ROWS_DIGEST) == older_rows
     assert shop.psql(APPLIED) == "1", "the restored database was migrated"
-    assert shop.get("/products/shop-bib/").status_code == 200
+    assert shop.get(PICTURE).status_code == 200
     figures.append(f"restore of a backup older than the schema (newer migration applied): {seconds:.1f}s")
     make("restore-cleanup", env=operate(shop))
 
@@ -350,7 +361,7 @@ def test_restore_over_a_newer_schema(shop, newer_image, tmp_path, figures):
     assert snapshot(shop) == before
     for container, _ in web_instances(shop):
         assert inspect(container, "{{.State.Health.Status}}") == "healthy"
-    assert shop.get("/products/shop-bib/").status_code == 200
+    assert shop.get(PICTURE).status_code == 200
     figures.append(f"restore whose newer migration fails on the backup: swapped back in {seconds:.1f}s")
 
 
@@ -362,17 +373,17 @@ def test_a_restore_is_undone_exactly(shop, tmp_path, figures):
     what is kept; while something is kept, another restore is refused, and
     while one runs (its lock held), a second one is."""
     backup = backup_now(shop, tmp_path / "backups")
-    at_backup = shop.psql(PRODUCTS_DIGEST)
-    shop.psql("UPDATE products_product SET price = price + 7")
-    shop.upload_product("written-after-the-backup", png(24, 24, (10, 200, 90)))
+    at_backup = shop.psql(ROWS_DIGEST)
+    shop.psql("UPDATE users_user SET first_name = first_name || 'b'")
+    later = shop.place_upload("uploads/written-after-the-backup.png", png(24, 24, (10, 200, 90)))
     before = snapshot(shop)
 
     result, seconds = restore(shop, backup)
     assert result.returncode == 0, result.stderr
     kept = "The data it replaced is kept: make restore-undo swaps it back in, make restore-cleanup deletes it"
     assert result.stdout.strip().splitlines()[-1].endswith(kept)
-    assert shop.psql(PRODUCTS_DIGEST) == at_backup
-    assert shop.get("/products/written-after-the-backup/").status_code == 404
+    assert shop.psql(ROWS_DIGEST) == at_backup
+    assert shop.get(later).status_code == 404
     again, _ = restore(shop, backup)
     assert again.returncode != 0
     assert "kept the data from before it: make restore-undo brings it back" in last_line(again)
@@ -389,8 +400,8 @@ def test_a_restore_is_undone_exactly(shop, tmp_path, figures):
     undone = make("restore-undo", env=operate(shop))
     undo_seconds = time.monotonic() - started
     assert "the data from before the restore of" in undone.stdout
-    assert shop.psql(PRODUCTS_DIGEST) == before["products"]
-    assert shop.get("/products/written-after-the-backup/").status_code == 200
+    assert shop.psql(ROWS_DIGEST) == before["rows"]
+    assert shop.get(later).status_code == 200
 
     make("restore-cleanup", env=operate(shop))
     assert snapshot(shop) == before, "exactly the data from before the restore, and nothing kept any more"
@@ -407,7 +418,7 @@ def test_a_hang_up_during_the_swap_puts_everything_back(shop, tmp_path):
     is stopped now puts the previous data back, starts web, and leaves the
     one-line report at the end of restore-<time>.log."""
     backup = backup_now(shop, tmp_path / "backups")
-    shop.psql("UPDATE products_product SET price = price + 3")
+    shop.psql("UPDATE users_user SET first_name = first_name || 'c'")
     before = snapshot(shop)
     logs_before = set(ROOT.glob("restore-*.log"))
     script = subprocess.Popen(
@@ -438,4 +449,4 @@ def test_a_hang_up_during_the_swap_puts_everything_back(shop, tmp_path):
     assert snapshot(shop) == before
     for container, _ in web_instances(shop):
         assert inspect(container, "{{.State.Health.Status}}") == "healthy"
-    assert shop.get("/products/shop-bib/").status_code == 200
+    assert shop.get(PICTURE).status_code == 200

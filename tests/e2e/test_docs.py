@@ -1,5 +1,6 @@
 """Every setting the code reads is documented in .env.example; every make
-target in the README."""
+target in docs/make.md; every link between the README and docs/ leads to a
+page and a heading that exist."""
 
 import re
 
@@ -11,6 +12,7 @@ SOURCES = {
     "scripts/backup.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "docker-compose.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.prod.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.page-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.swarm.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "scripts/lib.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "scripts/swarm-deploy.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
@@ -38,19 +40,53 @@ def test_env_example_documents_every_variable():
             assert lines[above].startswith("# "), f"{line!r} has no comment line above it"
 
 
-def test_readme_lists_every_make_target():
-    """The README's table of make targets, against the Makefile's `##` lines
+def test_the_manual_lists_every_make_target():
+    """docs/make.md's table of make targets, against the Makefile's `##` lines
     (what `make help` prints)."""
     targets = set(re.findall(r"^([a-zA-Z0-9_-]+):.*## ", (ROOT / "Makefile").read_text(), re.MULTILINE))
-    listed = set(re.findall(r"^\| `make ([a-zA-Z0-9_-]+)", (ROOT / "README.md").read_text(), re.MULTILINE))
+    listed = set(re.findall(r"^\| `make ([a-zA-Z0-9_-]+)", (ROOT / "docs/make.md").read_text(), re.MULTILINE))
     assert targets, "the pattern still finds the targets"
-    assert sorted(targets - listed) == [], "targets missing from the README's table"
-    assert sorted(listed - targets) == [], "README rows for targets that do not exist"
+    assert sorted(targets - listed) == [], "targets missing from docs/make.md"
+    assert sorted(listed - targets) == [], "docs/make.md rows for targets that do not exist"
+
+
+def anchor(heading):
+    """GitHub's anchor for a markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_pages_lead_somewhere():
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+    anchors = {
+        page.resolve(): {anchor(h) for h in re.findall(r"^#+ (.+)$", page.read_text(), re.MULTILINE)}
+        for page in pages
+    }
+    broken = []
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # another site
+            path, _, fragment = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page.resolve()
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif fragment and linked.suffix == ".md" and fragment not in anchors[linked]:
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_the_readme_is_short():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 150
+
+
+WRITTEN_THERE = ("Dockerfile", "README.md", "CHANGELOG.md", "docs/performance.md", "scripts/base-image.sh")
 
 
 def test_the_python_version_is_written_once():
     """In the Dockerfile's base image line; everything else reads it from
-    there (scripts/base-image.sh). The README may name it; the host tools'
+    there (scripts/base-image.sh). The README may name it, and so may the
+    measured records (the changelog, the bench's table); the host tools'
     floor (HOST_PYTHON) is another version on purpose."""
     base = run(str(ROOT / "scripts" / "base-image.sh")).stdout.strip()
     version = re.fullmatch(r"python:(\d+\.\d+)-slim", base).group(1)
@@ -59,7 +95,7 @@ def test_the_python_version_is_written_once():
     found = [
         name
         for name in listed.split()
-        if name not in ("Dockerfile", "README.md", "scripts/base-image.sh")
+        if name not in WRITTEN_THERE
         and (ROOT / name).is_file()
         and not name.endswith(".png")
         and written.search((ROOT / name).read_text())

@@ -117,9 +117,8 @@ def test_slow_senders_and_readers_hold_no_app_thread(stack, figures, request):
     thread, and GET / was answered after 55 s."""
     workers, threads, replicas = app_threads(stack)
     count = 2 * workers * threads * replicas
-    stack.login_admin()
     picture = png(1800, 1800)  # random pixels, 9.7 MB: under MAX_UPLOAD_SIZE
-    media = stack.upload_product("slow-reader-target", picture)
+    media = stack.place_upload("uploads/slow-reader-target.png", picture)
     assert len(stack.get(media).content) == len(picture)
 
     visitor = client(verify=stack.http.verify)

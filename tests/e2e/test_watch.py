@@ -49,7 +49,8 @@ def test_a_saved_template_shows_without_a_bind_mount(watched):
     def said():
         return f"compose watch said:\n{log.read_text()[-3000:]}"
 
-    wait_until(lambda: "Baby Monitor" in page(url + "/"), "the dev stack to serve the shop", 300, said)
+    served = "a Django + Docker blueprint"
+    wait_until(lambda: served in page(url + "/"), "the dev stack to serve /", 300, said)
     web = compose("ps", "--quiet", "web").stdout.strip()
     assert "bind" not in inspect(web, "{{range .Mounts}}{{.Type}} {{end}}"), "the code is not mounted"
     base = tree / "babyshop_app" / "templates" / "base.html"

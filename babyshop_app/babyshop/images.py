@@ -1,10 +1,15 @@
-"""The picture upload field: size, real type and pixel count, checked before use."""
+"""Uploaded pictures: size, real type and pixel count, checked before use.
+
+Give a model's picture the ImageField below instead of Django's: its forms,
+the admin's included, then refuse what UploadedImageField refuses.
+"""
 
 from pathlib import Path
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.template.defaultfilters import filesizeformat
 from PIL import Image
 
@@ -76,3 +81,10 @@ class UploadedImageField(forms.ImageField):
                 code="wrong_extension",
             )
         return super().to_python(data)
+
+
+class ImageField(models.ImageField):
+    """Django's ImageField, whose form field is UploadedImageField."""
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": UploadedImageField, **kwargs})

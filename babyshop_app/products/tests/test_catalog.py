@@ -110,7 +110,7 @@ class TestProductDetail:
 
     def test_placeholder_when_no_image(self, client, make_product):
         make_product(slug="bare")
-        assert b"/static/img/placeholder.svg" in client.get("/products/bare/").content
+        assert b"/static/products/placeholder.svg" in client.get("/products/bare/").content
 
     def test_uploaded_image_is_stored_under_media_root(self, client, make_product, media_root):
         upload = SimpleUploadedFile("duck.png", product_picture("Duck"), content_type="image/png")

@@ -6,7 +6,8 @@ import time
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection
+from django.urls import path
 
 from babyshop import health
 
@@ -44,7 +45,8 @@ def test_readyz_is_ok_when_the_database_answers(client):
     assert response.json()["database"] == "ok"
 
 
-def test_readyz_is_503_when_the_database_is_down(client, database_down):
+def test_readyz_is_503_when_the_database_is_down(client, database_down, settings):
+    settings.PAGE_CACHE = True  # and the cache is reported apart
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unreachable", "cache": "ok"}
@@ -118,12 +120,25 @@ def test_readyz_checks_again_after_its_interval(monkeypatch):
     assert len(calls) == 2
 
 
+@pytest.fixture
+def visit(client, settings):
+    """GET path with a session cookie: the page reads the session, so it
+    needs the database whatever it shows. (The cookie of no session is
+    deleted by the answer, so it is sent afresh each time.)"""
+
+    def get(path="/"):
+        client.cookies[settings.SESSION_COOKIE_NAME] = "no-such-session"
+        return client.get(path)
+
+    return get
+
+
 # transaction=True: no test transaction around the request, so connections
 # close and reopen as they do in a server.
 @pytest.mark.django_db(transaction=True)
-def test_pages_answer_503_at_once_while_the_database_is_away(client, database_down):
+def test_pages_answer_503_at_once_while_the_database_is_away(visit, database_down):
     started = time.monotonic()
-    response = client.get("/")
+    response = visit()
     assert time.monotonic() - started < 3
     assert response.status_code == 503
     assert response["Retry-After"] == str(health.RETRY_AFTER)
@@ -131,26 +146,26 @@ def test_pages_answer_503_at_once_while_the_database_is_away(client, database_do
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pages_come_back_with_the_database(client, monkeypatch):
-    assert client.get("/").status_code == 200
+def test_pages_come_back_with_the_database(visit, monkeypatch):
+    assert visit().status_code == 200
     connection.close()
     monkeypatch.setitem(connection.settings_dict, "PORT", "1")
-    assert client.get("/").status_code == 503
+    assert visit().status_code == 503
     monkeypatch.undo()
-    assert client.get("/").status_code == 200
+    assert visit().status_code == 200
+
+
+def raises_a_bug(request):
+    raise OperationalError("a bug, not an outage")
+
+
+urlpatterns = [path("bug/", raises_a_bug)]
 
 
 @pytest.mark.django_db
-def test_other_database_errors_stay_errors(client, monkeypatch):
+@pytest.mark.urls(__name__)
+def test_other_database_errors_stay_errors(client):
     """A bug that raises OperationalError while the database is fine is a 500,
     not an outage page that would hide it."""
-    from django.db import OperationalError
-
-    from products import views
-
-    def broken(*args, **kwargs):
-        raise OperationalError("a bug, not an outage")
-
-    monkeypatch.setattr(views.ProductListView, "get_queryset", broken)
     client.raise_request_exception = False
-    assert client.get("/").status_code == 500
+    assert client.get("/bug/").status_code == 500

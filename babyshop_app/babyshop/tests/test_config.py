@@ -20,6 +20,8 @@ APP_VARIABLES = (
     "POSTGRES_DB",
     "LOG_LEVEL",
     "SITE_DOMAIN",
+    "CACHE_URL",
+    "PAGE_CACHE",
 )
 
 
@@ -273,9 +275,17 @@ class TestStartup:
         result = manage("check", CACHE_URL="redis://:hunter2@cache:port/0")
         assert_config_error(result, "CACHE_URL is malformed", secret="hunter2")
 
+    def test_the_page_cache_needs_a_cache(self):
+        result = manage("check", PAGE_CACHE="true")
+        assert_config_error(result, "PAGE_CACHE=true needs CACHE_URL: expected the cache's URL")
+
+    def test_bad_page_cache_switch(self):
+        result = manage("check", PAGE_CACHE="maybe")
+        assert_config_error(result, "PAGE_CACHE='maybe' is not a boolean")
+
     def test_bad_page_cache_seconds(self):
         result = manage("check", PAGE_CACHE_SECONDS="5m")
-        assert_config_error(result, "PAGE_CACHE_SECONDS='5m' is not valid: expected a whole number >= 0")
+        assert_config_error(result, "PAGE_CACHE_SECONDS='5m' is not valid: expected a whole number >= 1")
 
     def test_bad_log_level(self):
         assert_config_error(manage("check", LOG_LEVEL="loud"), "LOG_LEVEL='loud' is not valid")

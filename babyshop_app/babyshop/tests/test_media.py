@@ -8,19 +8,17 @@ from django.http import Http404
 from django.utils.http import http_date
 
 from babyshop.media import open_beneath
-from products.management.commands.seed_demo import product_picture
+from babyshop.tests.pictures import picture
 
-# The 404 page lists the categories, so every test may query the database.
+# The 404 page may query the database (the site's menu).
 pytestmark = pytest.mark.django_db
-
-PICTURE = product_picture("Duck")
 
 
 @pytest.fixture
 def media(media_root, tmp_path):
     """MEDIA_ROOT with one upload, and a secret kept beside it (like the proxy's key)."""
-    (media_root / "products").mkdir(parents=True)
-    (media_root / "products" / "duck.png").write_bytes(PICTURE)
+    (media_root / "uploads").mkdir(parents=True)
+    (media_root / "uploads" / "duck.png").write_bytes(picture())
     secret = tmp_path / "outside" / "root.key"
     secret.parent.mkdir()
     secret.write_text("-----BEGIN PRIVATE KEY-----\n")
@@ -28,9 +26,10 @@ def media(media_root, tmp_path):
 
 
 def test_an_upload_is_served_as_an_image(client, media):
-    response = client.get("/media/products/duck.png")
+    response = client.get("/media/uploads/duck.png")
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == PICTURE
+    media_root, _ = media
+    assert b"".join(response.streaming_content) == (media_root / "uploads" / "duck.png").read_bytes()
     response.close()
     assert response["Content-Type"] == "image/png"
     assert response["Cache-Control"] == "public, max-age=86400"
@@ -39,44 +38,44 @@ def test_an_upload_is_served_as_an_image(client, media):
 
 def test_an_unchanged_file_is_not_sent_again(client, media):
     media_root, _ = media
-    modified = http_date((media_root / "products" / "duck.png").stat().st_mtime)
-    assert client.get("/media/products/duck.png", HTTP_IF_MODIFIED_SINCE=modified).status_code == 304
+    modified = http_date((media_root / "uploads" / "duck.png").stat().st_mtime)
+    assert client.get("/media/uploads/duck.png", HTTP_IF_MODIFIED_SINCE=modified).status_code == 304
 
 
 def test_anything_but_a_picture_is_a_download(client, media):
     media_root, _ = media
-    (media_root / "products" / "page.html").write_text("<script>alert(1)</script>")
-    response = client.get("/media/products/page.html")
+    (media_root / "uploads" / "page.html").write_text("<script>alert(1)</script>")
+    response = client.get("/media/uploads/page.html")
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"].startswith("attachment")
     response.close()
 
 
 def hard_link(root, secret):
-    (root / "products" / "hard.png").hardlink_to(root / "products" / "duck.png")
+    (root / "uploads" / "hard.png").hardlink_to(root / "uploads" / "duck.png")
 
 
 @pytest.mark.parametrize(
     "plant",
     [
-        pytest.param(lambda root, secret: (root / "products" / "key.png").symlink_to(secret), id="file-link"),
+        pytest.param(lambda root, secret: (root / "uploads" / "key.png").symlink_to(secret), id="file-link"),
         pytest.param(
-            lambda root, secret: (root / "products" / "dir").symlink_to(secret.parent), id="dir-link"
+            lambda root, secret: (root / "uploads" / "dir").symlink_to(secret.parent), id="dir-link"
         ),
-        pytest.param(lambda root, secret: (root / "products" / "up").symlink_to("../.."), id="relative-link"),
+        pytest.param(lambda root, secret: (root / "uploads" / "up").symlink_to("../.."), id="relative-link"),
         pytest.param(hard_link, id="hard-link"),
-        pytest.param(lambda root, secret: os.mkfifo(root / "products" / "fifo.png"), id="fifo"),
+        pytest.param(lambda root, secret: os.mkfifo(root / "uploads" / "fifo.png"), id="fifo"),
     ],
 )
 def test_planted_links_lead_nowhere(client, media, plant):
     media_root, secret = media
     plant(media_root, secret)
     for path in (
-        "/media/products/key.png",
-        "/media/products/dir/root.key",
-        f"/media/products/up/{secret.parent.name}/root.key",
-        "/media/products/hard.png",
-        "/media/products/fifo.png",
+        "/media/uploads/key.png",
+        "/media/uploads/dir/root.key",
+        f"/media/uploads/up/{secret.parent.name}/root.key",
+        "/media/uploads/hard.png",
+        "/media/uploads/fifo.png",
     ):
         response = client.get(path)
         assert response.status_code == 404, path
@@ -86,12 +85,12 @@ def test_planted_links_lead_nowhere(client, media, plant):
 def test_a_fifo_does_not_hang_the_worker(media):
     """Opening a FIFO for reading would wait for a writer for ever."""
     media_root, _ = media
-    os.mkfifo(media_root / "products" / "wait.png")
+    os.mkfifo(media_root / "uploads" / "wait.png")
     outcomes = []
 
     def open_it():
         try:
-            open_beneath(media_root, "products/wait.png")
+            open_beneath(media_root, "uploads/wait.png")
         except Http404:
             outcomes.append("not found")
 
@@ -105,20 +104,20 @@ def test_a_fifo_does_not_hang_the_worker(media):
     "path",
     [
         "/media/../settings.py",
-        "/media/products/../../outside/root.key",
+        "/media/uploads/../../outside/root.key",
         "/media/%2e%2e/outside/root.key",
-        "/media/products/%2e%2e/%2e%2e/outside/root.key",
+        "/media/uploads/%2e%2e/%2e%2e/outside/root.key",
         "/media//etc/passwd",
-        "/media/.restore-1/products/duck.png",
-        "/media/products/duck.png%00.txt",
+        "/media/.restore-1/uploads/duck.png",
+        "/media/uploads/duck.png%00.txt",
     ],
 )
 def test_path_tricks_are_not_found(client, media, path):
     media_root, _ = media
-    (media_root / ".restore-1" / "products").mkdir(parents=True)
-    (media_root / ".restore-1" / "products" / "duck.png").write_bytes(PICTURE)
+    (media_root / ".restore-1" / "uploads").mkdir(parents=True)
+    (media_root / ".restore-1" / "uploads" / "duck.png").write_bytes(b"kept")
     assert client.get(path).status_code == 404
 
 
 def test_only_reading_is_allowed(client, media):
-    assert client.post("/media/products/duck.png").status_code == 405
+    assert client.post("/media/uploads/duck.png").status_code == 405

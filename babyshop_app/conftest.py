@@ -1,0 +1,44 @@
+"""Fixtures for every app's tests (each app keeps its own in <app>/tests/)."""
+
+import pytest
+from django.core.cache import cache
+
+from babyshop import health, pagecache
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Uploads made by tests go to a temporary directory, not the bind mount."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings):
+    """Tests render templates without running collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """Production's hasher is slow on purpose; the tests' logins need not be."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def page_cache(settings, monkeypatch):
+    """PAGE_CACHE=true (the middleware in place), an empty cache and no
+    memory of a cache that was away."""
+    settings.PAGE_CACHE = True
+    settings.MIDDLEWARE = [
+        settings.MIDDLEWARE[0],
+        "babyshop.pagecache.PageCacheMiddleware",
+        *settings.MIDDLEWARE[1:],
+    ]
+    monkeypatch.setattr(pagecache, "_skip_until", 0.0)
+    monkeypatch.setattr(pagecache, "_invalidation_pending", False)
+    monkeypatch.setattr(health, "cache_ready", health.Readiness(health.cache_answers, health.READYZ_INTERVAL))
+    cache.clear()

@@ -1,0 +1,91 @@
+"""The demo catalog in the page cache: its pages are cached, and its models
+(PAGE_CACHE_MODELS) invalidate them on every admin edit."""
+
+from decimal import Decimal
+
+import pytest
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("page_cache")]
+
+CATALOG_PAGES = ["/", "/category/toys/", "/products/soft-rattle/"]
+
+
+@pytest.fixture
+def rattle(make_product):
+    return make_product(name="Soft Rattle", slug="soft-rattle", price=Decimal("8.50"))
+
+
+def outcomes(client, url, times=2):
+    return [client.get(url)["X-Cache"] for _ in range(times)]
+
+
+def admin_change(admin_client, url, **fields):
+    response = admin_client.post(url, fields)
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def product_form(product, **changes):
+    fields = {
+        "name": product.name,
+        "slug": product.slug,
+        "description": product.description,
+        "price": str(product.price),
+        "category": product.category_id,
+        "is_active": "on",
+    }
+    return {**fields, **changes}
+
+
+@pytest.mark.parametrize("url", CATALOG_PAGES)
+def test_catalog_pages_are_cached(client, rattle, url):
+    assert outcomes(client, url) == ["miss", "hit"]
+    assert b"Soft Rattle" in client.get(url).content
+
+
+def test_admin_edits_show_on_the_very_next_anonymous_request(client, admin_client, rattle, category):
+    """A product's name and price, and a category's name, edited in the
+    admin: the next anonymous request renders afresh, on every kind of page."""
+    change = f"/admin/products/product/{rattle.pk}/change/"
+    for url in CATALOG_PAGES:
+        assert outcomes(client, url) == ["miss", "hit"]
+
+    admin_change(admin_client, change, **product_form(rattle, name="Loud Rattle"))
+    for url in CATALOG_PAGES:
+        response = client.get(url)
+        assert response["X-Cache"] == "miss", url
+        assert b"Loud Rattle" in response.content, url
+        assert b"Soft Rattle" not in response.content, url
+
+    rattle.refresh_from_db()
+    admin_change(admin_client, change, **product_form(rattle, price="12.30"))
+    for url in CATALOG_PAGES:
+        assert "€12.30" in client.get(url).content.decode(), url
+
+    category_change = f"/admin/products/category/{category.pk}/change/"
+    admin_change(admin_client, category_change, name="Playthings", slug="toys")
+    for url in CATALOG_PAGES:
+        assert b"Playthings" in client.get(url).content, url
+
+
+def test_an_admin_list_edit_shows_on_the_next_request(client, admin_client, rattle):
+    """list_editable (is_active on the product list) saves through the same
+    signals: the product leaves the cached home page and its page is 404."""
+    assert outcomes(client, "/") == ["miss", "hit"]
+    response = admin_client.post(
+        "/admin/products/product/",
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(rattle.pk),
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    assert b"Soft Rattle" not in client.get("/").content
+    assert client.get("/products/soft-rattle/").status_code == 404
+
+
+def test_a_deleted_product_leaves_the_cached_pages(client, rattle):
+    assert outcomes(client, "/") == ["miss", "hit"]
+    rattle.delete()
+    assert b"Soft Rattle" not in client.get("/").content

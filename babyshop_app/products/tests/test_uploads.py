@@ -1,0 +1,37 @@
+"""The product picture in the admin gets the upload checks (babyshop/images.py)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from babyshop.tests.pictures import picture
+from products.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+def add_product(client, category, filename, content):
+    return client.post(
+        "/admin/products/product/add/",
+        {
+            "name": "Soft Rattle",
+            "slug": "soft-rattle",
+            "price": "9.99",
+            "category": str(category.pk),
+            "is_active": "on",
+            "image": SimpleUploadedFile(filename, content),
+        },
+    )
+
+
+def test_a_picture_is_stored(admin_client, category):
+    response = add_product(admin_client, category, "a.webp", picture("WEBP"))
+    assert response.status_code == 302
+    assert Product.objects.get().image.name.endswith(".webp")
+
+
+def test_a_picture_of_another_type_than_its_name_is_refused(admin_client, category):
+    response = add_product(admin_client, category, "a.png", picture("JPEG"))
+    assert response.status_code == 200
+    (error,) = response.context["adminform"].form.errors["image"]
+    assert error.startswith("The file is a JPEG picture but its name ends in '.png'")
+    assert not Product.objects.exists()

@@ -1,0 +1,537 @@
+"""make bench: every figure the project tracks (docs/performance.md), measured
+in one run and printed as one table, each beside its goal.
+
+Not a test: a missed goal is reported, never an error, since figures depend
+on the machine. The exit status is non-zero only when something is broken: a
+build or a start-up fails, or a page answers anything but 2xx.
+
+It works on a throwaway copy of the working tree (what git would commit: no
+.env, secrets or .venv), under names of its own, and removes every
+container, network, volume and image it made, whether it finished, failed or
+was interrupted. Only the proxy's ports are published, on 127.0.0.1.
+
+  1. builds, timed: cold (no layer cache; an untimed build first warms the
+     download caches), then after a one-line template change and a one-line
+     view change, noting any dependency or collectstatic step that re-ran;
+  2. `make prod-up` in the copy on an empty database, timed;
+  3. load with wrk from a container on the stack's network: straight to web
+     (with the headers the proxy sends) and through Caddy over HTTPS;
+  4. a seed-style baseline (tests/bench/seed-style.Dockerfile): the same app,
+     the same CPU limit, the same load, straight to it;
+  5. the tables.
+
+Settings, from the environment (make bench BENCH_QUICK=1 works too):
+  BENCH_CPUS=1            CPU limit of both web containers
+  BENCH_CONNECTIONS=16    wrk connections, BENCH_THREADS=2 wrk threads
+  BENCH_SECONDS=10        measured seconds per row, after BENCH_WARMUP=2
+  BENCH_QUICK=1           smoke test: 1 s per row, no warm-up (figures meaningless)
+  BENCH_PAGE_CACHE=true   the stack with the page cache (false: without)
+  PYTHON_IMAGE            the base the image's own layers are measured over
+"""
+
+import atexit
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from conftest import ROOT, copy_working_tree, run  # the stack suite's helpers
+
+ID = f"babyshop-bench-{os.getpid()}"
+LABEL = f"babyshop.bench={ID}"
+# The pages measured, by name: the home page, its stylesheet (found on it), /healthz.
+PAGES = {"home": "/", "static": None, "healthz": "/healthz"}
+PROXY_HEADERS = [
+    "-H",
+    "Host: localhost",
+    "-H",
+    "X-Forwarded-Proto: https",
+    "-H",
+    "X-Forwarded-For: 203.0.113.7",
+]
+SEED = False
+# demo: start
+# The demo catalog's pages, with its catalog loaded (seed_demo) for them.
+PAGES = {"home": "/", "category": "/category/toys/", "product": "/products/baby-monitor/", **PAGES}
+SEED = True
+# demo: end
+DEPENDENCY_STEP = re.compile(r"(pip3?|uv pip) install|apt-get [^&;|]*install|collectstatic")
+
+
+def fail(message):
+    print(f"bench: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def setting(name, default, pattern, expected):
+    value = os.environ.get(name, default)
+    if not re.fullmatch(pattern, value):
+        fail(f"{name}={value} is not valid: expected {expected}")
+    return value
+
+
+def say(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self):
+        quick = setting("BENCH_QUICK", "0", "[01]", "1 (smoke test) or 0") == "1"
+        self.cpus = setting("BENCH_CPUS", "1", r"[0-9]*\.?[0-9]+", "a number of CPUs, e.g. 1 or 0.5")
+        self.connections = int(setting("BENCH_CONNECTIONS", "16", "[1-9][0-9]{0,4}", "a whole number >= 1"))
+        self.threads = int(setting("BENCH_THREADS", "2", "[1-9][0-9]{0,3}", "a whole number >= 1"))
+        self.seconds = int(
+            setting("BENCH_SECONDS", "1" if quick else "10", "[1-9][0-9]{0,4}", "a whole number >= 1")
+        )
+        self.warmup = int(setting("BENCH_WARMUP", "0" if quick else "2", "[0-9]{1,5}", "a whole number >= 0"))
+        self.page_cache = setting("BENCH_PAGE_CACHE", "true", "true|false", "true or false") == "true"
+        self.quick = quick
+        if self.threads > self.connections:
+            fail(f"BENCH_THREADS={self.threads} is more than BENCH_CONNECTIONS={self.connections}")
+        if run("docker", "info", check=False).returncode != 0:
+            fail("cannot reach the Docker engine (docker info failed): start it first")
+        engine_cpus = int(run("docker", "info", "--format", "{{.NCPU}}").stdout)
+        if not 0.01 <= float(self.cpus) <= engine_cpus:
+            fail(f"BENCH_CPUS={self.cpus} is not valid: expected 0.01 to {engine_cpus} (this engine's CPUs)")
+        self.base = (
+            os.environ.get("PYTHON_IMAGE") or run(str(ROOT / "scripts" / "base-image.sh")).stdout.strip()
+        )
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+        self.work = self.tmp / "tree"
+        self.work.mkdir()
+        self.images, self.rows, self.figures = [], {}, {}
+        atexit.register(self.clean_up)
+
+    # ---- plumbing --------------------------------------------------------------
+
+    def compose(self, *args, check=True):
+        env = {**self.env(), "COMPOSE_PROJECT_NAME": ID}
+        return run(str(self.work / "scripts" / "compose.sh"), *args, cwd=self.work, env=env, check=check)
+
+    def env(self):
+        """The calling shell's environment, without what the env file decides."""
+        drop = {"IMAGE", "TAG", "WEB_CPUS", "WEB_REPLICAS", "PAGE_CACHE", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+        kept = {k: v for k, v in os.environ.items() if k not in drop}
+        return {**kept, "ENV_FILE": str(self.work / ".env"), "SECRETS_DIR": str(self.work / "secrets")}
+
+    def build(self, tag, **options):
+        self.images.append(f"{ID}:{tag}")
+        result = run("docker", "build", "--progress=plain", "--target", "production", "--tag", f"{ID}:{tag}",
+                     str(self.work), timeout=1800, check=False, **options)  # fmt: skip
+        if result.returncode != 0:
+            fail(f"the production image does not build:\n{result.stderr[-3000:]}")
+        return result.stderr
+
+    @staticmethod
+    def steps_that_ran(log):
+        """The dependency-install and collectstatic steps that ran rather than came from the layer cache."""
+        steps = dict(re.findall(r"^(#\d+) \[[^\]]+\] (.*)$", log, re.MULTILINE))
+        cached = set(re.findall(r"^(#\d+) CACHED$", log, re.MULTILINE))
+        ran = sorted(
+            step[:60]
+            for number, step in steps.items()
+            if number not in cached and DEPENDENCY_STEP.search(step)
+        )
+        return "none" if not ran else f"{len(ran)} re-ran: {ran[0]}"
+
+    def timed(self, function, *args):
+        started = time.monotonic()
+        result = function(*args)
+        return time.monotonic() - started, result
+
+    def clean_up(self):
+        say("removing this run's containers, networks, volumes and images")
+        if (self.work / ".env").exists():
+            self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+        for kind in ("container", "network", "volume"):
+            for label in (f"com.docker.compose.project={ID}", LABEL):
+                listed = run("docker", kind, "ls", *(["--all"] if kind == "container" else []), "--quiet",
+                             "--filter", f"label={label}", check=False).stdout.split()  # fmt: skip
+                if listed:
+                    run("docker", kind, "rm", *(["--force", "--volumes"] if kind == "container" else []),
+                        *listed, check=False)  # fmt: skip
+        if self.images:
+            run("docker", "image", "rm", "--force", *self.images, check=False)
+        run("rm", "-rf", str(self.tmp), check=False)
+
+    # ---- 1. builds ---------------------------------------------------------------
+
+    def builds(self):
+        say(f"copying the working tree to {self.work}")
+        copy_working_tree(self.work)
+        say("building the load generator and the seed-style baseline")
+        for name, dockerfile in (("wrk", "wrk.Dockerfile"), ("seed", "seed-style.Dockerfile")):
+            self.images.append(f"{ID}-{name}:run")
+            context = self.work if name == "seed" else self.work / "tests" / "bench"
+            built = run(
+                "docker", "build", "--quiet", "--tag", f"{ID}-{name}:run", "--build-arg",
+                f"PYTHON_IMAGE={self.base}", "--file", str(self.work / "tests" / "bench" / dockerfile),
+                str(context), check=False, timeout=1800,
+            )  # fmt: skip
+            if built.returncode != 0:
+                fail(f"tests/bench/{dockerfile} does not build:\n{built.stderr[-2000:]}")
+        version = run("docker", "run", "--rm", f"{ID}-wrk:run", "-v", check=False)
+        self.wrk_version = (
+            re.findall(r"^wrk (\S+)", version.stdout + version.stderr, re.MULTILINE) or ["?"]
+        )[0]
+        say("building the production image once, untimed (download caches)")
+        self.build("warm")
+        # BuildKit starts --no-cache builds with empty cache mounts; a new
+        # build argument in every stage misses the layer cache but keeps them.
+        say("cold build (no layer cache; download caches warm)")
+        dockerfile = self.work / "Dockerfile"
+        dockerfile.write_text(
+            re.sub(r"(?m)^(FROM .*)$", rf"\1\nARG BENCH_COLD={ID}-{time.time()}", dockerfile.read_text())
+        )
+        self.figures["cold"], _ = self.timed(self.build, "cold")
+        for kind, path, line in (("template", "templates/base.html", "<!-- bench -->"),
+                                 ("view", f"{self.package()}/urls.py", "# bench")):  # fmt: skip
+            say(f"rebuild after a one-line {kind} change")
+            target = self.work / self.app_dir() / path
+            target.write_text(target.read_text() + line + "\n")
+            self.figures[kind], log = self.timed(self.build, kind)
+            self.figures[f"{kind} ran"] = self.steps_that_ran(log)
+        size = int(run("docker", "image", "inspect", "--format", "{{.Size}}", f"{ID}:view").stdout)
+        base = run("docker", "image", "inspect", "--format", "{{.Size}}", self.base, check=False)
+        self.figures["size"] = size / 1e6
+        self.figures["own"] = (size - int(base.stdout)) / 1e6 if base.returncode == 0 else None
+
+    def app_dir(self):
+        return next(self.work.glob("*_app")).name
+
+    def package(self):
+        return next(self.work.glob("*_app/*/settings.py")).parent.name
+
+    # ---- 2. prod-up -----------------------------------------------------------------
+
+    def prod_up(self):
+        settings = {"IMAGE": ID, "TAG": "view", "SITE_DOMAIN": "localhost", "HTTP_PORT": "127.0.0.1:0",
+                    "HTTPS_PORT": "127.0.0.1:0", "WEB_CPUS": self.cpus, "WEB_REPLICAS": "1",
+                    "PAGE_CACHE": str(self.page_cache).lower()}  # fmt: skip
+        (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        run(str(self.work / "scripts" / "make-secrets.sh"), env=self.env())
+        say("make prod-up, empty database")
+        make = ["make", "--no-print-directory", "-C", str(self.work), "prod-up", f"COMPOSE_PROJECT_NAME={ID}"]
+        env = {**self.env(), "COMPOSE_PROJECT_NAME": ID}
+        self.figures["prod-up"], result = self.timed(lambda: run(*make, env=env, check=False, timeout=600))
+        if result.returncode != 0:
+            fail(f"make prod-up failed:\n{result.stderr[-3000:]}")
+        if SEED:
+            self.compose("exec", "-T", "web", "python", "manage.py", "seed_demo")
+
+    # ---- 3. and 4. load ---------------------------------------------------------------
+
+    def tool(self, network, *options):
+        """The load generator's container on network, idle until used."""
+        return run("docker", "run", "--detach", "--label", LABEL, "--network", network, *options,
+                   "--entrypoint", "sleep", f"{ID}-wrk:run", "infinity").stdout.strip()  # fmt: skip
+
+    def curl(self, tool, url, *options):
+        return run(
+            "docker",
+            "exec",
+            tool,
+            "curl",
+            "--silent",
+            "--insecure",
+            "--max-time",
+            "20",
+            *options,
+            url,
+            check=False,
+        )
+
+    @staticmethod
+    def cpu_ns(container):
+        """CPU nanoseconds the container has used, from its own cgroup (v1: ns; v2: µs)."""
+        read = (
+            "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null"
+            " || sed -n 's/^usage_usec \\([0-9]*\\)$/\\1000/p' /sys/fs/cgroup/cpu.stat"
+        )
+        value = run("docker", "exec", container, "sh", "-c", read, check=False).stdout.strip()
+        return int(value) if value.isdigit() else None
+
+    def wrk(self, tool, url, seconds, headers):
+        load = [
+            "--threads",
+            str(self.threads),
+            "--connections",
+            str(self.connections),
+            "--duration",
+            f"{seconds}s",
+        ]
+        return run(
+            "docker", "exec", tool, "wrk", *load, "--timeout", "10s", "--latency", *headers, url, check=False
+        )
+
+    def load(self, target, tool, base, web, proxy=None, headers=(), curl_options=()):
+        home = self.curl(tool, base + "/", *curl_options, *self.curl_headers(headers)).stdout
+        css = re.search(r'<link[^>]*rel="?stylesheet[^>]*href="([^"]+)"', home)
+        for key, path in PAGES.items():
+            url = base + (path or (css.group(1) if css else "/no-stylesheet-on-the-home-page"))
+            code = self.curl(tool, url, "--output", "/dev/null", "--write-out", "%{http_code}", *curl_options,
+                             *self.curl_headers(headers)).stdout  # fmt: skip
+            if code != "200":
+                self.rows[target, key] = {"error": f"HTTP {code or 'none'}"}
+                say(f"{target} {url} answered {code or 'nothing'}, not 200")
+                continue
+            if self.warmup:
+                self.wrk(tool, url, self.warmup, headers)
+            before = {name: self.cpu_ns(c) for name, c in (("web", web), ("proxy", proxy)) if c}
+            report = self.wrk(tool, url, self.seconds, headers).stdout
+            after = {name: self.cpu_ns(c) for name, c in (("web", web), ("proxy", proxy)) if c}
+            row = self.parse(report)
+            if row is None:
+                self.rows[target, key] = {"error": "wrk failed"}
+                continue
+            for name in before:
+                if before[name] is not None and after[name] is not None:
+                    row[f"{name} CPU"] = (after[name] - before[name]) / (self.seconds * 1e9) * 100
+            self.rows[target, key] = row
+            say(f"{target:6} {url:40} {row['rps']:8.0f} req/s")
+
+    def status(self, tool, url, headers, *options):
+        """The HTTP status of one GET from the tool container."""
+        written = ["--output", "/dev/null", "--write-out", "%{http_code}"]
+        return self.curl(tool, url, *written, *options, *self.curl_headers(headers)).stdout
+
+    @staticmethod
+    def curl_headers(headers):
+        return [part for header in headers[1::2] for part in ("-H", header)]
+
+    @staticmethod
+    def parse(report):
+        def ms(value):
+            number = float(re.match(r"[0-9.]+", value).group())
+            return (
+                number / 1000
+                if value.endswith("us")
+                else number * 1000
+                if re.search(r"\ds$", value)
+                else number
+            )
+
+        rps = re.search(r"^Requests/sec:\s+([0-9.]+)", report, re.MULTILINE)
+        if not rps:
+            return None
+        latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", report, re.MULTILINE))
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
+        sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report)
+        return {"rps": float(rps.group(1)), "p50": ms(latency["50"]), "p99": ms(latency["99"]),
+                "non-2xx": int(bad.group(1)) if bad else 0,
+                "socket": sum(map(int, sockets.groups())) if sockets else 0}  # fmt: skip
+
+    def production_load(self):
+        web, proxy = (self.compose("ps", "--quiet", name).stdout.strip() for name in ("web", "proxy"))
+        network = sorted(set(networks(web)) & set(networks(proxy)))[0]
+        proxy_ip = networks(proxy)[network]["IPAddress"]
+        # Caddy picks its certificate by the name asked for (SNI): in the tool
+        # container, "localhost" is the proxy.
+        hosts = self.tmp / "hosts"
+        hosts.write_text(f"{proxy_ip} localhost\n")
+        hosts.chmod(0o644)
+        tool = self.tool(network, "--volume", f"{hosts}:/etc/hosts:ro")
+        say(
+            f"load: production web, direct, then through Caddy ({self.seconds} s a row after {self.warmup} s)"
+        )
+        self.load("web", tool, "http://web:8000", web, headers=PROXY_HEADERS)
+        # curl never looks localhost up: it is told where the proxy is.
+        resolve = ["--resolve", f"localhost:443:{proxy_ip}"]
+        self.load("proxy", tool, "https://localhost:443", web, proxy, ["-H", "Host: localhost"], resolve)
+        self.figures["memory web"] = self.memory(web)
+        self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10")
+        run("docker", "rm", "--force", tool)
+
+    def seed_style_load(self):
+        say("starting the seed-style baseline (migrate, runserver)")
+        network = f"{ID}-seed"
+        run("docker", "network", "create", "--internal", "--label", LABEL, network)
+        detached = ["docker", "run", "--detach", "--label", LABEL, "--network", network]
+        run(*detached, "--name", f"{ID}-seed-db", "--network-alias", "db", "--env", "POSTGRES_PASSWORD=bench",
+            "postgres:17")  # fmt: skip
+        # Like the tutorials' compose files: the app starts once the database
+        # answers (over TCP: the image's first start listens on its socket only).
+        deadline = time.monotonic() + 120
+        ready = [
+            "docker",
+            "exec",
+            f"{ID}-seed-db",
+            "pg_isready",
+            "--quiet",
+            "--host",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ]
+        while run(*ready, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                fail("the baseline's PostgreSQL did not start within 120 s")
+            time.sleep(0.5)
+        web = run(*detached, "--name", f"{ID}-seed-web", "--cpus", self.cpus,
+                  "--env", "DATABASE_URL=postgres://postgres:bench@db:5432/postgres",
+                  f"{ID}-seed:run").stdout.strip()  # fmt: skip
+        tool = self.tool(network)
+        base = f"http://{ID}-seed-web:8000"
+        deadline = time.monotonic() + 300
+        while self.status(tool, base + "/healthz", PROXY_HEADERS) != "200":
+            running = run("docker", "inspect", "--format", "{{.State.Running}}", web).stdout.strip()
+            if time.monotonic() > deadline or running != "true":
+                logs = run("docker", "logs", "--tail", "25", web, check=False).stderr
+                fail(f"the seed-style baseline did not start:\n{logs}")
+            time.sleep(1)
+        if SEED:
+            run("docker", "exec", web, "python", "manage.py", "seed_demo")
+        say("load: seed-style baseline, direct")
+        self.load("seed", tool, base, web, headers=PROXY_HEADERS)
+        self.figures["memory seed"] = self.memory(web)
+
+    @staticmethod
+    def memory(container):
+        usage = (
+            run("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container)
+            .stdout.split("/")[0]
+            .strip()
+        )
+        number, unit = re.match(r"([0-9.]+)\s*(\w+)", usage).groups()
+        return float(number) * {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}.get(unit, 1)
+
+    # ---- 5. the tables --------------------------------------------------------------------
+
+    def rate(self, target, key):
+        return self.rows.get((target, key), {}).get("rps")
+
+    def report(self):
+        f = self.figures
+        x_seed = ratio(self.rate("web", "home"), self.rate("seed", "home"))
+        of_web = ratio(self.rate("web", "home"), self.rate("web", "healthz"))
+        of_proxy = ratio(self.rate("proxy", "home"), self.rate("proxy", "healthz"))
+        no_steps = "<= {} s, no dependency or collectstatic step"
+        figures = [
+            ("figure", "value", "goal", "result"),
+            (f"production image, own layers over {self.base}", text(f["own"], "{:.1f} MB"), "<= 60 MB",
+             verdict(f["own"], f["own"] is not None and f["own"] <= 60)),
+            ("production image, total", f"{f['size']:.1f} MB", "-", "reported"),
+            ("cold build, no layer cache (download caches warm)", f"{f['cold']:.1f} s", "<= 20 s",
+             verdict(f["cold"], f["cold"] <= 20)),
+            ("rebuild after a one-line template change", f"{f['template']:.1f} s", no_steps.format(1.5),
+             verdict(f["template"], f["template"] <= 1.5 and f["template ran"] == "none")),
+            ("  dependency or collectstatic steps re-run", f["template ran"], "none", ""),
+            ("rebuild after a one-line Python (URL) change", f"{f['view']:.1f} s", no_steps.format(2),
+             verdict(f["view"], f["view"] <= 2 and f["view ran"] == "none")),
+            ("  dependency or collectstatic steps re-run", f["view ran"], "none", ""),
+            ("make prod-up -> healthy, empty database", f"{f['prod-up']:.1f} s", "<= 8 s",
+             verdict(f["prod-up"], f["prod-up"] <= 8)),
+            (f"home page req/s: production web / seed-style web (direct, {self.cpus} CPU each)",
+             text(x_seed, "{:.2f}x"), ">= 4x", verdict(x_seed, x_seed is not None and x_seed >= 4)),
+            ("home page req/s / healthz req/s: production web, direct", text(of_web, "{:.0%}"), ">= 50 %",
+             verdict(of_web, of_web is not None and of_web >= 0.5)),
+            ("home page req/s / healthz req/s: through Caddy HTTPS", text(of_proxy, "{:.0%}"), ">= 80 %",
+             verdict(of_proxy, of_proxy is not None and of_proxy >= 0.8)),
+            *((f"home p50 / p99: {name}", self.latency(t), "-", "reported") for t, name in NAMES.items()),
+            ("web memory after the load: production / seed-style",
+             f"{f['memory web']:.0f} / {f['memory seed']:.0f} MiB", "-", "reported"),
+        ]  # fmt: skip
+        heading = (
+            "target",
+            "page",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "non-2xx",
+            "socket err",
+            "web CPU",
+            "proxy CPU",
+        )
+        pages, errors = [(*heading, "vs /healthz")], 0
+        for target, name in NAMES.items():
+            for key, path in PAGES.items():
+                row = self.rows.get((target, key), {"error": "not measured"})
+                errors += "error" in row or row["non-2xx"] > 0
+                if "error" in row:
+                    pages.append((name, path or key, row["error"], *[""] * 7))
+                    continue
+                pages.append((
+                    name, path or "stylesheet (linked)", f"{row['rps']:.0f}", f"{row['p50']:.2f}",
+                    f"{row['p99']:.2f}", row["non-2xx"], row["socket"], text(row.get("web CPU"), "{:.0f}%"),
+                    text(row.get("proxy CPU"), "{:.0f}%"),
+                    text(ratio(row["rps"], self.rate(target, "healthz")), "{:.0%}"),
+                ))  # fmt: skip
+        tree = run("git", "-C", str(ROOT), "describe", "--always", "--dirty", check=False).stdout.strip()
+        cpu = re.findall(r"^model name\s*: (.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE) or ["?"]
+        engine = run("docker", "version", "--format", "{{.Server.Version}}").stdout.strip()
+        print()
+        print(f"babyshop bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, tree {tree}")
+        print(f"machine: {os.cpu_count()} CPUs, {cpu[0]}, Docker Engine {engine}")
+        print(
+            f"settings: web CPU limit {self.cpus}; wrk {self.wrk_version}, {self.threads} threads, "
+            f"{self.connections} connections, {self.seconds} s a row after {self.warmup} s of warm-up; "
+            f"page cache {'on' if self.page_cache else 'off'}"
+            + ("; QUICK MODE: the load figures mean nothing" if self.quick else "")
+            + "\n"
+        )
+        print(markdown(figures, "lrll"), markdown(pages, "llrrrrrrrr"), sep="\n\n")
+        print(
+            "\nCPU columns: CPU time used during the measured seconds, in % of one core. Django's development"
+            " server closes connections without Content-Length (/healthz), which wrk counts as socket read"
+            " errors although the requests succeeded."
+        )
+        if errors:
+            fail(f"{errors} row(s) failed or had non-2xx answers (see the table)")
+
+    def latency(self, target):
+        row = self.rows.get((target, "home"), {})
+        return f"{text(row.get('p50'), '{:.2f}')} / {text(row.get('p99'), '{:.2f}')} ms"
+
+
+NAMES = {"web": "production web, direct", "proxy": "through Caddy HTTPS", "seed": "seed-style web, direct"}
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def text(value, pattern):
+    return "n/a" if value is None else pattern.format(value)
+
+
+def verdict(value, ok):
+    return "n/a" if value is None else ("met" if ok else "missed")
+
+
+def networks(container):
+    """The container's networks, by name."""
+    return json.loads(
+        run("docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container).stdout
+    )
+
+
+def markdown(rows, align):
+    """rows as an aligned markdown table; align has an l or r per column."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(cells):
+        padded = (
+            c.rjust(w) if a == "r" else c.ljust(w) for c, w, a in zip(cells, widths, align, strict=True)
+        )
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * (w - 1) + ":" if a == "r" else "-" * w for w, a in zip(widths, align, strict=True)]
+    return "\n".join([line(rows[0]), line(rule), *map(line, rows[1:])])
+
+
+def main():
+    bench = Bench()
+    bench.builds()
+    bench.prod_up()
+    bench.production_load()
+    bench.seed_style_load()
+    bench.report()
+
+
+if __name__ == "__main__":
+    main()
