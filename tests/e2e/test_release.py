@@ -291,6 +291,13 @@ def test_deploy_redeploy_and_roll_back_over_ssh(deployment, releases, figures):
     assert found == "1", "the data survived both redeploys"
 
 
+def assert_unchanged(deployment, files, revision):
+    """The VM's files and running version as they were, and the site serving."""
+    assert deployment.files() == files
+    assert deployment.running_revision() == revision
+    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+
+
 def test_a_deploy_of_a_missing_tag_changes_nothing(deployment, releases):
     """A tag the registry does not have stops the deploy before anything on
     the VM changes: the running version, its .env and every other file stay
@@ -301,9 +308,7 @@ def test_a_deploy_of_a_missing_tag_changes_nothing(deployment, releases):
     assert missing.returncode != 0
     assert last_line(missing).startswith(f"deploy: the VM cannot pull the image {reference}: ")
     assert last_line(missing).endswith("; nothing was changed")
-    assert deployment.files() == before
-    assert deployment.running_revision() == revision
-    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+    assert_unchanged(deployment, before, revision)
 
 
 def test_a_deploy_while_another_runs_changes_nothing(deployment, releases):
@@ -319,9 +324,7 @@ def test_a_deploy_while_another_runs_changes_nothing(deployment, releases):
         f"deploy: another deploy to {deployment.vm['path']} is running: nothing was changed;"
         " wait for it to finish, then deploy again"
     )
-    assert deployment.files() == before
-    assert deployment.running_revision() == revision
-    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+    assert_unchanged(deployment, before, revision)
 
 
 def test_a_deploy_refused_by_the_check_puts_the_files_back(deployment, releases, tmp_path):
@@ -339,9 +342,7 @@ def test_a_deploy_refused_by_the_check_puts_the_files_back(deployment, releases,
         f"deploy: {deployment.registry}/{deployment.repository}:{second_tag} did not start"
         " (the error is above): the previous files are back in place and the previous version runs"
     )
-    assert deployment.files() == before
-    assert deployment.running_revision() == revision
-    assert deployment.http.get(deployment.url + "/", timeout=10).status_code == 200
+    assert_unchanged(deployment, before, revision)
 
 
 def test_the_backup_timer_runs_the_deployed_backup(deployment, releases):
