@@ -222,9 +222,11 @@ SQL
             || abort "could not extract $backup/media.tar beside the live media" ;;
 esac
 
-echo "restore: database and media staged; stopping web to swap them in"
+# The stop step starts before it is announced: a hang-up the moment the line
+# is read (an SSH session dropping) is then put back as this step's.
 step=stop
 web_stopped=yes
+echo "restore: database and media staged; stopping web to swap them in"
 "${compose[@]}" stop web || abort "could not stop web"
 
 step=swap
