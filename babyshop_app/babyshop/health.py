@@ -19,12 +19,12 @@ import time
 
 import psycopg
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
+from babyshop import pagecache
 from babyshop.proxy import came_through_proxy
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,10 @@ def database_answers():
 
 
 def cache_answers():
-    """One round trip to the cache, bounded by its socket timeouts (settings.py)."""
+    """One round trip to the cache, bounded by its socket timeouts (settings.py),
+    on the page cache's own client."""
     try:
-        cache.get("readyz")
+        pagecache.client().ping()
     except RedisError as exc:
         logger.warning("readyz: cache unavailable: %s", type(exc).__name__)
         return False
