@@ -180,9 +180,10 @@ EXPOSE 8000
 
 # Liveness only (no database): /healthz answers as soon as gunicorn serves.
 # Python, because the slim image has no curl; any error exits non-zero.
-# Every 250 ms until the first success (Engine 25+; older engines ignore
-# --start-interval and probe every 10 s), so `up --wait` returns as soon as
-# gunicorn serves; every 10 s after that.
+# Every 250 ms until the first success, so `up --wait` returns as soon as
+# gunicorn serves; every 10 s after that. The compose files probe db and the
+# cache the same way. (The start interval needs Docker Engine 25 or later:
+# an older one ignores it here and Compose names it there.)
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --start-interval=0.25s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=2)"]
 

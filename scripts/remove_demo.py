@@ -16,20 +16,11 @@ database tables of the demo stay in a database that has them: run
 """
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from gitrepo import ROOT, fail, git
+
 MARKER = re.compile(r"^\s*(?:#|//|\{#|<!--|/\*)\s*demo: (start|end)\s*(?:#\}|-->|\*/)?\s*$")
-
-
-def fail(message):
-    sys.exit(f"remove-demo: {message}")
-
-
-def git(*args):
-    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
 
 
 def demo_paths():
@@ -63,7 +54,7 @@ def without_regions(name, text):
 
 def main():
     edits = {}
-    for name in git("ls-files", "-z").split("\0"):
+    for name in git("ls-files", "-z").stdout.split("\0"):
         path = ROOT / name
         if not name or not path.is_file() or path.is_symlink() or path == Path(__file__).resolve():
             continue
@@ -78,7 +69,7 @@ def main():
     if not edits and not paths:
         print("remove-demo: the demo is not here: nothing to change")
         return
-    if git("status", "--porcelain"):
+    if git("status", "--porcelain").stdout:
         fail("the working tree has uncommitted changes: commit or stash them, so the removal stands alone")
     # Every region was checked before anything is written.
     for path, (kept, removed) in sorted(edits.items()):

@@ -28,9 +28,9 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from gitrepo import ROOT, fail, git
+
 IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 # Names the project itself uses at the top of the app directory or sys.path.
 OWN = {
@@ -47,14 +47,6 @@ OWN = {
     "gunicorn",
     "conftest",
 }
-
-
-def fail(message):
-    sys.exit(f"rename: {message}")
-
-
-def git(*args):
-    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
 
 
 def current_name():
@@ -167,14 +159,14 @@ def main():
         print(f"rename: the project is already named {new}: nothing to change")
         return
     check(new, set if args.no_image_check else installed_modules)
-    if git("status", "--porcelain"):
+    if git("status", "--porcelain").stdout:
         fail(
             "the working tree has uncommitted changes: commit or stash them, so that the rename stands alone"
         )
 
     replace = replacer(old, new)
     changed, lines = [], 0
-    for name in git("ls-files", "-z").split("\0"):
+    for name in git("ls-files", "-z").stdout.split("\0"):
         path = ROOT / name
         if not name or not path.is_file() or path.is_symlink():
             continue

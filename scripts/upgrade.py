@@ -25,11 +25,11 @@ Refuses a tree with uncommitted changes.
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from gitrepo import ROOT, fail, git
+
 # The scratch commits' author: they are never part of the project's history.
 SCRATCH_AUTHOR = {
     "GIT_AUTHOR_NAME": "upgrade",
@@ -37,18 +37,6 @@ SCRATCH_AUTHOR = {
     "GIT_COMMITTER_NAME": "upgrade",
     "GIT_COMMITTER_EMAIL": "upgrade@localhost",
 }
-
-
-def fail(message):
-    sys.exit(f"upgrade: {message}")
-
-
-def git(*args, cwd=ROOT, check=True, env=None):
-    command = ["git", "-C", str(cwd), *args]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    if check and result.returncode != 0:
-        fail(f"git {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
-    return result
 
 
 def project_name(tree):
@@ -83,7 +71,7 @@ def main():
     args = parser.parse_args()
     if not args.blueprint:
         fail("BLUEPRINT is not set: expected the blueprint's repository, e.g. make upgrade BLUEPRINT=<url>")
-    if git("status", "--porcelain").stdout:
+    if git("status", "--porcelain").stdout.stdout:
         fail("the working tree has uncommitted changes: commit or stash them first")
 
     fetched = git("fetch", "--quiet", "--no-tags", args.blueprint, args.ref, check=False)

@@ -1,6 +1,7 @@
 """Settings come from the environment and fail with one clear line."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -404,4 +405,22 @@ class TestOnePlace:
     def test_the_entrypoint_checks_nothing_itself(self):
         entrypoint = (settings.BASE_DIR.parent / "entrypoint.sh").read_text()
         commands = [line for line in entrypoint.splitlines() if line and not line.startswith("#")]
-        assert commands == ["set -eu", "python manage.py prestart", 'exec "$@"']
+        assert commands == [
+            "set -eu",
+            'if [ "${1:-}" = gunicorn ]; then',
+            '    exec python manage.py prestart "$@"',
+            "fi",
+            "python manage.py prestart",
+            'exec "$@"',
+        ]
+
+    GUNICORN = ("gunicorn", "--print-config", "--config", "gunicorn.conf.py", "babyshop.wsgi")
+
+    def test_prestart_runs_gunicorn_in_its_own_process_after_the_checks(self):
+        """The entrypoint's way to start web: gunicorn itself would stop at a
+        bad WEB_CONCURRENCY with a traceback, but the settings refuse it first."""
+        ready = manage("prestart", *self.GUNICORN, MIGRATE_ON_START="false", WEB_CONCURRENCY="3")
+        assert ready.returncode == 0, ready.stderr
+        assert re.search(r"^workers += 3$", ready.stdout, re.MULTILINE), "gunicorn ran, with its settings"
+        refused = manage("prestart", *self.GUNICORN, MIGRATE_ON_START="false", WEB_CONCURRENCY="lots")
+        assert_config_error(refused, "WEB_CONCURRENCY='lots' is not valid")
