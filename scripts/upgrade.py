@@ -71,7 +71,7 @@ def main():
     args = parser.parse_args()
     if not args.blueprint:
         fail("BLUEPRINT is not set: expected the blueprint's repository, e.g. make upgrade BLUEPRINT=<url>")
-    if git("status", "--porcelain").stdout.stdout:
+    if git("status", "--porcelain").stdout:
         fail("the working tree has uncommitted changes: commit or stash them first")
 
     fetched = git("fetch", "--quiet", "--no-tags", args.blueprint, args.ref, check=False)

@@ -262,6 +262,12 @@ class Stack(Shop):
     def down(self):
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "20", check=False)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.down()  # volumes included, whether the block failed or not
+
     def logs(self, service=None):
         args = ["logs", "--no-color", "--no-log-prefix"] + ([service] if service else [])
         return self.compose(*args, check=False).stdout
@@ -322,13 +328,10 @@ def image():
 def stack(image, tmp_path_factory):
     """The production stack with the page cache, shared by the tests that
     change nothing another relies on."""
-    deployed = Stack(tmp_path_factory.mktemp("stack"), "main", **SHARED)
-    try:
+    with Stack(tmp_path_factory.mktemp("stack"), "main", **SHARED) as deployed:
         deployed.up()
         deployed.trust_proxy_ca()
         yield deployed
-    finally:
-        deployed.down()
 
 
 FIGURES = []

@@ -96,11 +96,8 @@ def verified(backup):
 
 @pytest.fixture
 def vault(image, tmp_path):
-    stack = Stack(tmp_path, "vault")
-    try:
+    with Stack(tmp_path, "vault") as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 @pytest.fixture(scope="module")

@@ -86,12 +86,9 @@ CASES = {
 @pytest.fixture(scope="module")
 def broken(image, tmp_path_factory):
     """A stack whose database runs; each case starts its own web container."""
-    stack = Stack(tmp_path_factory.mktemp("broken"), "broken")
-    try:
+    with Stack(tmp_path_factory.mktemp("broken"), "broken") as stack:
         stack.up("db")
         yield stack
-    finally:
-        stack.down()
 
 
 @pytest.mark.parametrize("case", CASES)

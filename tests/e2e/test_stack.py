@@ -109,11 +109,8 @@ def migration_lock_id(image):
 @pytest.fixture
 def crowd(image, tmp_path):
     """A fresh project: an empty database."""
-    stack = Stack(tmp_path, "crowd")
-    try:
+    with Stack(tmp_path, "crowd") as stack:
         yield stack
-    finally:
-        stack.down()
 
 
 def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
