@@ -45,14 +45,8 @@ ID = f"babyshop-bench-{os.getpid()}"
 LABEL = f"babyshop.bench={ID}"
 # The pages measured, by name: the home page, its stylesheet (found on it), /healthz.
 PAGES = {"home": "/", "static": None, "healthz": "/healthz"}
-PROXY_HEADERS = [
-    "-H",
-    "Host: localhost",
-    "-H",
-    "X-Forwarded-Proto: https",
-    "-H",
-    "X-Forwarded-For: 203.0.113.7",
-]
+PROXY_HEADERS = ["-H", "Host: localhost", "-H", "X-Forwarded-Proto: https",
+                 "-H", "X-Forwarded-For: 203.0.113.7"]  # fmt: skip
 SEED = False
 # demo: start
 # The demo catalog's pages, with its catalog loaded (seed_demo) for them.
@@ -231,19 +225,8 @@ class Bench:
                    "--entrypoint", "sleep", f"{ID}-wrk:run", "infinity").stdout.strip()  # fmt: skip
 
     def curl(self, tool, url, *options):
-        return run(
-            "docker",
-            "exec",
-            tool,
-            "curl",
-            "--silent",
-            "--insecure",
-            "--max-time",
-            "20",
-            *options,
-            url,
-            check=False,
-        )
+        curl = ["curl", "--silent", "--insecure", "--max-time", "20"]
+        return run("docker", "exec", tool, *curl, *options, url, check=False)
 
     @staticmethod
     def cpu_ns(container):
@@ -256,17 +239,10 @@ class Bench:
         return int(value) if value.isdigit() else None
 
     def wrk(self, tool, url, seconds, headers):
-        load = [
-            "--threads",
-            str(self.threads),
-            "--connections",
-            str(self.connections),
-            "--duration",
-            f"{seconds}s",
-        ]
-        return run(
-            "docker", "exec", tool, "wrk", *load, "--timeout", "10s", "--latency", *headers, url, check=False
-        )
+        load = ["--threads", str(self.threads), "--connections", str(self.connections),
+                "--duration", f"{seconds}s"]  # fmt: skip
+        return run("docker", "exec", tool, "wrk", *load, "--timeout", "10s", "--latency", *headers, url,
+                   check=False)  # fmt: skip
 
     def load(self, target, tool, base, web, proxy=None, headers=(), curl_options=()):
         home = self.curl(tool, base + "/", *curl_options, *self.curl_headers(headers)).stdout
@@ -356,17 +332,8 @@ class Bench:
         # Like the tutorials' compose files: the app starts once the database
         # answers (over TCP: the image's first start listens on its socket only).
         deadline = time.monotonic() + 120
-        ready = [
-            "docker",
-            "exec",
-            f"{ID}-seed-db",
-            "pg_isready",
-            "--quiet",
-            "--host",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ]
+        ready = ["docker", "exec", f"{ID}-seed-db", "pg_isready", "--quiet", "--host", "127.0.0.1",
+                 "-U", "postgres"]  # fmt: skip
         while run(*ready, check=False).returncode != 0:
             if time.monotonic() > deadline:
                 fail("the baseline's PostgreSQL did not start within 120 s")
@@ -391,11 +358,8 @@ class Bench:
 
     @staticmethod
     def memory(container):
-        usage = (
-            run("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container)
-            .stdout.split("/")[0]
-            .strip()
-        )
+        usage = run("docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container).stdout
+        usage = usage.split("/")[0].strip()
         number, unit = re.match(r"([0-9.]+)\s*(\w+)", usage).groups()
         return float(number) * {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 1024}.get(unit, 1)
 
@@ -435,18 +399,9 @@ class Bench:
             ("web memory after the load: production / seed-style",
              f"{f['memory web']:.0f} / {f['memory seed']:.0f} MiB", "-", "reported"),
         ]  # fmt: skip
-        heading = (
-            "target",
-            "page",
-            "req/s",
-            "p50 ms",
-            "p99 ms",
-            "non-2xx",
-            "socket err",
-            "web CPU",
-            "proxy CPU",
-        )
-        pages, errors = [(*heading, "vs /healthz")], 0
+        heading = ("target", "page", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket err", "web CPU",
+                   "proxy CPU", "vs /healthz")  # fmt: skip
+        pages, errors = [heading], 0
         for target, name in NAMES.items():
             for key, path in PAGES.items():
                 row = self.rows.get((target, key), {"error": "not measured"})
