@@ -1,32 +1,11 @@
-"""make bench: every figure the project tracks (docs/performance.md), measured
-in one run and printed as one table, each beside its goal.
+"""make bench: every figure the project tracks, each beside its goal, in one
+table (docs/performance.md says what it measures and its settings).
 
 Not a test: a missed goal is reported, never an error, since figures depend
 on the machine. The exit status is non-zero only when something is broken: a
-build or a start-up fails, or a page answers anything but 2xx.
-
-It works on a throwaway copy of the working tree (what git would commit: no
-.env, secrets or .venv), under names of its own, and removes every
-container, network, volume and image it made, whether it finished, failed or
-was interrupted. Only the proxy's ports are published, on 127.0.0.1.
-
-  1. builds, timed: cold (no layer cache; an untimed build first warms the
-     download caches), then after a one-line template change and a one-line
-     view change, noting any dependency or collectstatic step that re-ran;
-  2. `make prod-up` in the copy on an empty database, timed;
-  3. load with wrk from a container on the stack's network: straight to web
-     (with the headers the proxy sends) and through Caddy over HTTPS;
-  4. a seed-style baseline (tests/bench/seed-style.Dockerfile): the same app,
-     the same CPU limit, the same load, straight to it;
-  5. the tables.
-
-Settings, from the environment (make bench BENCH_QUICK=1 works too):
-  BENCH_CPUS=1            CPU limit of both web containers
-  BENCH_CONNECTIONS=16    wrk connections, BENCH_THREADS=2 wrk threads
-  BENCH_SECONDS=10        measured seconds per row, after BENCH_WARMUP=2
-  BENCH_QUICK=1           smoke test: 1 s per row, no warm-up (figures meaningless)
-  BENCH_PAGE_CACHE=true   the stack with the page cache (false: without)
-  PYTHON_IMAGE            the base the image's own layers are measured over
+build or a start-up fails, or a page answers anything but 2xx. It works on a
+throwaway copy of the working tree (what git would commit), under names of
+its own, and removes everything it made, whether it finished or not.
 """
 
 import atexit
@@ -39,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from conftest import ROOT, copy_working_tree, run  # the stack suite's helpers
+from conftest import ROOT, copy_working_tree, inspect, run, wait_until  # the stack suite's helpers
 
 ID = f"babyshop-bench-{os.getpid()}"
 LABEL = f"babyshop.bench={ID}"
@@ -331,25 +310,21 @@ class Bench:
             "postgres:17")  # fmt: skip
         # Like the tutorials' compose files: the app starts once the database
         # answers (over TCP: the image's first start listens on its socket only).
-        deadline = time.monotonic() + 120
         ready = ["docker", "exec", f"{ID}-seed-db", "pg_isready", "--quiet", "--host", "127.0.0.1",
                  "-U", "postgres"]  # fmt: skip
-        while run(*ready, check=False).returncode != 0:
-            if time.monotonic() > deadline:
-                fail("the baseline's PostgreSQL did not start within 120 s")
-            time.sleep(0.5)
+        wait_until(lambda: run(*ready, check=False).returncode == 0, "the baseline's PostgreSQL", 120)
         web = run(*detached, "--name", f"{ID}-seed-web", "--cpus", self.cpus,
                   "--env", "DATABASE_URL=postgres://postgres:bench@db:5432/postgres",
                   f"{ID}-seed:run").stdout.strip()  # fmt: skip
         tool = self.tool(network)
         base = f"http://{ID}-seed-web:8000"
-        deadline = time.monotonic() + 300
-        while self.status(tool, base + "/healthz", PROXY_HEADERS) != "200":
-            running = run("docker", "inspect", "--format", "{{.State.Running}}", web).stdout.strip()
-            if time.monotonic() > deadline or running != "true":
-                logs = run("docker", "logs", "--tail", "25", web, check=False).stderr
-                fail(f"the seed-style baseline did not start:\n{logs}")
-            time.sleep(1)
+
+        def serving():
+            assert inspect(web, "{{.State.Running}}") == "true", "the seed-style baseline stopped"
+            return self.status(tool, base + "/healthz", PROXY_HEADERS) == "200"
+
+        wait_until(serving, "the seed-style baseline", 300,
+                   detail=lambda: run("docker", "logs", "--tail", "25", web, check=False).stderr)  # fmt: skip
         if SEED:
             run("docker", "exec", web, "python", "manage.py", "seed_demo")
         say("load: seed-style baseline, direct")
@@ -459,9 +434,7 @@ def verdict(value, ok):
 
 def networks(container):
     """The container's networks, by name."""
-    return json.loads(
-        run("docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container).stdout
-    )
+    return json.loads(inspect(container, "{{json .NetworkSettings.Networks}}"))
 
 
 def markdown(rows, align):
@@ -481,10 +454,13 @@ def markdown(rows, align):
 
 def main():
     bench = Bench()
-    bench.builds()
-    bench.prod_up()
-    bench.production_load()
-    bench.seed_style_load()
+    try:
+        bench.builds()
+        bench.prod_up()
+        bench.production_load()
+        bench.seed_style_load()
+    except AssertionError as error:  # a helper of the stack suite's: a command or a wait failed
+        fail(str(error))
     bench.report()
 
 
