@@ -14,9 +14,8 @@ and no CSP nonce (both must be fresh for each response), and whose view does
 not vary on Cookie.
 
 The cache is the one Django's is (CACHES["default"]: its server and
-options), reached through one client per process: Django's RedisCache makes
-a client object for every call, which cost a page served from the cache
-about 0.25 ms of CPU, a third of the whole (docs/page-cache.md).
+options), reached through one redis-py client per process, not through
+Django's cache API (docs/page-cache.md, "What a hit costs", says why).
 
 Keys: the release (a fingerprint of the code and templates, so a new image
 never serves the pages of the one before, which link static files it does

@@ -7,8 +7,8 @@ unless MIGRATE_ON_START is false (one-off commands): wait for the database
 the demo catalog if SEED_DEMO is true). One Python process for all of it.
 
 Given a gunicorn command line (entrypoint.sh passes web's), gunicorn then
-runs in this same process, which has started Django already: a container
-starts Django once, not twice (0.7 s sooner healthy, docs/performance.md).
+runs in this same process, which has started Django already (docs/image.md,
+"At every start", says why).
 """
 
 import argparse
