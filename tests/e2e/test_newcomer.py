@@ -70,8 +70,7 @@ class NoteList(ListView):
 {% endblock %}
 """,
     "notes/static/notes/notes.css": ".notes { list-style: square; }\n",
-    "notes/tests/__init__.py": "",
-    "notes/tests/test_notes.py": """import pytest
+    "notes/tests.py": """import pytest
 
 from notes.models import Note
 
@@ -137,9 +136,10 @@ def test_nothing_names_the_demo_or_the_old_name(project):
 
 def test_make_test_passes_with_the_new_app(project):
     path, target = project
-    result = make("test", *target, "ARGS=-q", cwd=path, check=False, timeout=1200)
+    result = make("test", *target, "ARGS=-q -rp", cwd=path, check=False, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "notes/tests/test_notes.py" not in result.stdout  # -q: no failure named
+    # The tests.py that startapp makes is collected (-rp names each test passed).
+    assert "PASSED notes/tests.py::test_the_list_shows_the_notes" in result.stdout
     assert re.search(r"\d+ passed", result.stdout)
 
 
