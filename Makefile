@@ -70,6 +70,7 @@ up: build ## Start the dev stack (http://localhost:8000, hot reload)
 	$(DEV) up -d --wait
 	$(PRUNE)
 	@echo "babyshop is up: http://localhost:$${DEV_PORT:-8000}  (admin: make manage ARGS=createsuperuser)"
+	@echo "mail it sends: http://localhost:$${MAIL_UI_PORT:-8025}"
 
 .PHONY: watch
 watch: build ## The dev stack without the bind mount: Compose syncs saved files in, rebuilds on lock changes (Ctrl-C)
@@ -78,6 +79,10 @@ watch: build ## The dev stack without the bind mount: Compose syncs saved files 
 .PHONY: down
 down: ## Stop the dev stack (keeps the database volume)
 	$(DEV) --profile page-cache down --remove-orphans
+
+.PHONY: restart
+restart: ## Restart the dev stack's worker after changing a task (runserver reloads by itself)
+	$(DEV) restart worker
 
 .PHONY: logs
 logs: ## Follow the dev stack's logs

@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 
 from babyshop import health, pagecache
 
@@ -42,3 +43,20 @@ def page_cache(settings, monkeypatch):
     monkeypatch.setattr(pagecache, "_invalidation_pending", False)
     monkeypatch.setattr(health, "cache_ready", health.Readiness(health.cache_answers, health.READYZ_INTERVAL))
     cache.clear()
+
+
+@pytest.fixture
+def queued_mail(settings):
+    """Mail as production sends it: queued as a task, then sent by the
+    worker through the "smtp" mailer (here Django's test outbox)."""
+    settings.MAILERS = {
+        "default": {"BACKEND": "babyshop.mail.QueuedEmailBackend"},
+        "smtp": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"},
+    }
+    settings.TASK_QUEUES = ["default", "email"]
+
+
+@pytest.fixture
+def run_tasks():
+    """Run what the worker would run now: every task that is due."""
+    return lambda: call_command("worker", "--batch")

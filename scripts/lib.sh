@@ -15,7 +15,7 @@ require_settings() {
     local secrets_dir name
     [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
     secrets_dir="$(setting SECRETS_DIR ./secrets)"
-    for name in secret_key postgres_password ${page_cache:+cache_password}; do
+    for name in secret_key postgres_password smtp_password ${page_cache:+cache_password}; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
 }

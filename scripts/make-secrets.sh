@@ -7,6 +7,8 @@
 #   postgres_password  the database password   owner 10001 (app), group 999 (postgres), mode 640
 #   cache_password     the cache's password    owner 10001 (app), group 10001, mode 640 (the cache
 #                      service runs in that group: the valkey user's uid differs between images)
+#   smtp_password      your SMTP account's     owner 10001 (app), mode 600; created empty: put
+#                      password (SMTP_USER)    the password in it if your SMTP server wants one
 #
 # Compose mounts secret files as they are (outside Swarm it ignores uid/gid/
 # mode), so each file belongs to the container user that reads it, in a
@@ -31,7 +33,7 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
     set -eu
     umask 077
     cd /secrets
-    for name in secret_key postgres_password cache_password; do
+    for name in secret_key postgres_password cache_password smtp_password; do
         if [ -e "$name" ]; then
             echo "secrets: $name exists, kept"
             continue
@@ -40,8 +42,13 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
         python3 -c "import secrets; print(secrets.token_urlsafe(48))" >"$name"
         case "$name" in
             secret_key) chown 10001:10001 "$name" && chmod 600 "$name" ;;
+            smtp_password) : >"$name" && chown 10001:10001 "$name" && chmod 600 "$name" ;;
             postgres_password) chown 10001:999 "$name" && chmod 640 "$name" ;;
             cache_password) chown 10001:10001 "$name" && chmod 640 "$name" ;;
         esac
-        echo "secrets: created $name"
+        if [ "$name" = smtp_password ]; then
+            echo "secrets: created smtp_password, empty: put your SMTP password in it if SMTP_USER is set"
+        else
+            echo "secrets: created $name"
+        fi
     done'

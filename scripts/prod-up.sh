@@ -14,7 +14,8 @@
 #    is healthy (and so in the proxy's rotation) are the old ones stopped:
 #    SIGTERM, in-flight requests finish, then they are removed. If a new
 #    container does not become healthy, the new ones are removed and the old
-#    ones go on serving. db and cache are recreated only if their settings
+#    ones go on serving. Then the worker, the same way: its running task
+#    finishes before the old one exits. db and cache are recreated only if their settings
 #    changed, the proxy only if its settings or its Caddyfile did (a pause of
 #    about a second then: a Caddyfile replaced by a deploy reaches the proxy
 #    only in a new container).
@@ -37,17 +38,30 @@ if [ "${#old[@]}" -eq 0 ]; then
     exit
 fi
 
+# replace SERVICE COUNT: start COUNT new containers of SERVICE beside the
+# running ones; once every new one is healthy, stop the old ones (SIGTERM:
+# they finish what they are doing first) and remove them. If a new one does
+# not become healthy, the new ones are removed and the old ones go on.
+replace() {
+    local service="$1" count="$2" old new
+    mapfile -t old < <("${compose[@]}" ps --quiet "$service")
+    echo "prod-up: starting $count new $service containers beside the ${#old[@]} running"
+    if ! "${compose[@]}" up --detach --wait --wait-timeout 180 --no-build --no-deps --no-recreate \
+        --scale "$service=$((${#old[@]} + count))" "$service"; then
+        mapfile -t new < <("${compose[@]}" ps --all --quiet "$service" | grep -vxF -f <(printf '%s\n' "${old[@]}"))
+        [ "${#new[@]}" -eq 0 ] || docker rm --force --volumes "${new[@]}" >/dev/null
+        fail "the new $service containers did not become healthy (the error is above; make prod-logs shows theirs): they were removed, the ${#old[@]} running before go on"
+    fi
+    if [ "${#old[@]}" -eq 0 ]; then return; fi
+    echo "prod-up: the new $service containers are healthy; stopping the ${#old[@]} old ones (they finish what they are doing first)"
+    docker stop "${old[@]}" >/dev/null
+    docker rm --volumes "${old[@]}" >/dev/null
+}
+
 "${compose[@]}" up --detach --wait --no-build --remove-orphans db ${page_cache:+cache}
-echo "prod-up: starting $replicas new web containers beside the ${#old[@]} running"
-if ! "${compose[@]}" up --detach --wait --wait-timeout 180 --no-build --no-deps --no-recreate \
-    --scale "web=$((${#old[@]} + replicas))" web; then
-    mapfile -t new < <("${compose[@]}" ps --all --quiet web | grep -vxF -f <(printf '%s\n' "${old[@]}"))
-    [ "${#new[@]}" -eq 0 ] || docker rm --force --volumes "${new[@]}" >/dev/null
-    fail "the new web containers did not become healthy (the error is above; make prod-logs shows theirs): they were removed, the ${#old[@]} running before go on serving"
-fi
-echo "prod-up: the new web containers are healthy; stopping the ${#old[@]} old ones (in-flight requests finish first)"
-docker stop "${old[@]}" >/dev/null
-docker rm --volumes "${old[@]}" >/dev/null
+replace web "$replicas"
+# For a moment two workers run: they never take the same task (docs/worker.md).
+replace worker 1
 
 recreate=()
 "${compose[@]}" exec -T proxy cat /etc/caddy/Caddyfile | cmp -s - Caddyfile || recreate=(--force-recreate)

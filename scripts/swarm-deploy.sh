@@ -77,22 +77,25 @@ for file in "${files[@]}"; do deploy+=(-c "$file"); done
 
 # docker stack deploy returns once the services have converged, which after a
 # failed update may be while Swarm is still rolling web back: wait for the end.
-for _ in $(seq 1 300); do
-    state="$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${stack}_web")"
+# web and the worker are updated alike (docker-compose.swarm.yml): check both.
+for service in web worker; do
+    for _ in $(seq 1 300); do
+        state="$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "${stack}_$service")"
+        case "$state" in
+            updating | rollback_started) sleep 1 ;;
+            *) break ;;
+        esac
+    done
     case "$state" in
-        updating | rollback_started) sleep 1 ;;
-        *) break ;;
+        paused | rollback_paused)
+            fail "the update of $service to $image:$tag stopped halfway ($state): docker service ps ${stack}_$service shows why; make swarm-rollback TAG=<a good tag> resumes" ;;
     esac
+    running="$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_$service")"
+    running="${running%@*}"  # without the digest Swarm pinned
+    if [ "$running" != "$image:$tag" ]; then
+        reason="$(docker service ps --no-trunc --filter desired-state=shutdown --format '{{.Error}}' "${stack}_$service" \
+            | sed '/^$/d' | head -n 1)"
+        fail "the update of $service to $image:$tag failed${reason:+ ($reason)} and was rolled back to $running, which runs on (its logs: docker service logs ${stack}_$service)"
+    fi
 done
-case "$state" in
-    paused | rollback_paused)
-        fail "the update of web to $image:$tag stopped halfway ($state): docker service ps ${stack}_web shows why; make swarm-rollback TAG=<a good tag> resumes" ;;
-esac
-running="$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_web")"
-running="${running%@*}"  # without the digest Swarm pinned
-if [ "$running" != "$image:$tag" ]; then
-    reason="$(docker service ps --no-trunc --filter desired-state=shutdown --format '{{.Error}}' "${stack}_web" \
-        | sed '/^$/d' | head -n 1)"
-    fail "the update of web to $image:$tag failed${reason:+ ($reason)} and was rolled back to $running, which serves (its logs: docker service logs ${stack}_web)"
-fi
 echo "swarm-deploy: stack $stack runs $image:$tag ($replicas web tasks)"

@@ -11,14 +11,17 @@ alike: no traceback. No message ever contains a secret's value.
 """
 
 import ipaddress
+import math
 import os
 import re
 import sys
 from contextlib import contextmanager
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -57,11 +60,12 @@ HOSTNAME = re.compile(
 ENVIRON = environ.FileAwareMapping(cache=False)
 
 
-def _raw(name):
+def _raw(name, empty_file=False):
     """NAME, or the content of the file named by NAME_FILE; None when unset or blank.
 
     Setting both forms is an error rather than a silent choice, and a file
-    that cannot be read is named in one line.
+    that cannot be read is named in one line; so is an empty one, unless
+    empty_file (a secret that may be left empty).
     """
     path = os.environ.get(f"{name}_FILE", "").strip()
     if path and os.environ.get(name, "").strip():
@@ -79,7 +83,7 @@ def _raw(name):
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{where} cannot be read ({type(exc).__name__})") from None
-    if path and not value:
+    if path and not value and not empty_file:
         raise ConfigError(f"{where} is empty: it must hold {name}")
     return value or None
 
@@ -97,8 +101,8 @@ def boolean(name, default):
     raise ConfigError(f"{name}={value!r} is not a boolean: use true or false (also 1/0, yes/no, on/off)")
 
 
-def string(name, default):
-    value = _raw(name)
+def string(name, default, empty_file=False):
+    value = _raw(name, empty_file)
     return default if value is None else value
 
 
@@ -122,6 +126,20 @@ def integer(name, default, minimum=0):
         number = None
     if number is None or number < minimum:
         raise ConfigError(f"{name}={value!r} is not valid: expected a whole number >= {minimum}")
+    return number
+
+
+def number(name, default, minimum=0.0):
+    """A decimal number such as 0.5, at least minimum."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number) or number < minimum:
+        raise ConfigError(f"{name}={value!r} is not valid: expected a number >= {minimum}")
     return number
 
 
@@ -174,17 +192,35 @@ def secret_key(debug, dev_fallback):
     return value
 
 
-def site_domain(name="SITE_DOMAIN"):
-    """The public host name (no scheme, port or path), or None when unset."""
+def hostname(name, example="smtp.example.com"):
+    """A host name or IPv4 address (no scheme, port or path), or None when unset."""
     value = _raw(name)
     if value is None:
         return None
     if not HOSTNAME.match(value.lower()):
         raise ConfigError(
-            f"{name}={value!r} is not a host name: expected e.g. shop.example.com or localhost "
-            "(no scheme, port or path)"
+            f"{name}={value!r} is not a host name: expected e.g. {example} (no scheme, port or path)"
         )
     return value.lower()
+
+
+def site_domain(name="SITE_DOMAIN"):
+    """The public host name, or None when unset."""
+    return hostname(name, example="shop.example.com or localhost")
+
+
+def email_address(name, default):
+    """An address mail is sent from: shop@example.com or "Name <shop@example.com>"."""
+    value = _raw(name) or default
+    _, address = parseaddr(value)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ConfigError(
+            f"{name}={value!r} is not an email address: expected e.g. shop@example.com "
+            'or "Shop <shop@example.com>"'
+        ) from None
+    return value
 
 
 def _server_url(name, value, schemes, expected):

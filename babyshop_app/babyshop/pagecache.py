@@ -60,6 +60,7 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.http.request import split_domain_port
+from django.middleware.csp import get_nonce
 from django.utils.cache import has_vary_header
 from redis.exceptions import RedisError
 
@@ -215,7 +216,8 @@ def _storable(request, response):
         # A CSRF token was put on the page (Django >= 4.1 no longer sets
         # CSRF_COOKIE_USED): it belongs to this visitor's cookie alone.
         and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-        and not getattr(request, "csp_nonce", None)  # django-csp: true once the nonce was used
+        # Django's lazy nonce is true once the page used it.
+        and not get_nonce(request)
     )
 
 

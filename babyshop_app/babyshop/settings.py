@@ -9,7 +9,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-from csp.constants import NONCE, NONE, SELF
+from django.utils.csp import CSP
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks_db",
     "babyshop",
     "users",
     # demo: start
@@ -106,7 +107,7 @@ MIDDLEWARE = [
     "babyshop.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,7 +137,7 @@ TEMPLATES = [
                 # demo: start
                 "products.context_processors.categories",
                 # demo: end
-                "csp.context_processors.nonce",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -216,6 +217,63 @@ else:
     # invalidated across gunicorn's workers.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
+# Background tasks (django.tasks): rows in PostgreSQL, written in the same
+# transaction as the data that caused them, run by the worker service
+# (manage.py worker; docs/worker.md).
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "email"],
+    }
+}
+# Attempts of a failing task before it stays FAILED (the admin retries it),
+# and the wait after the first failure, doubled after each (at most an hour):
+# the defaults keep trying for about four hours.
+TASK_MAX_ATTEMPTS = config.integer("TASK_MAX_ATTEMPTS", default=12, minimum=1)
+TASK_RETRY_SECONDS = config.integer("TASK_RETRY_SECONDS", default=10, minimum=1)
+# Seconds the worker waits before looking at an empty queue again.
+WORKER_POLL_SECONDS = config.number("WORKER_POLL_SECONDS", default=1.0, minimum=0.05)
+# Touched by the worker after each look at the queue; its healthcheck reads it.
+WORKER_HEARTBEAT_FILE = config.string("WORKER_HEARTBEAT_FILE", default="/tmp/worker-heartbeat")  # noqa: S108
+
+# Email. Every mail is queued (babyshop/mail.py) and sent by the worker over
+# SMTP. Without SMTP_HOST the worker leaves mail in its queue, where it
+# waits, never lost, until a server is configured.
+SMTP_HOST = config.hostname("SMTP_HOST")
+SMTP_SECURITY = config.choice("SMTP_SECURITY", ("STARTTLS", "TLS", "NONE"), "STARTTLS")
+SMTP_USER = config.string("SMTP_USER", None)
+# Production: the smtp_password secret, which make secrets leaves empty.
+SMTP_PASSWORD = config.string("SMTP_PASSWORD", None, empty_file=True)
+if SMTP_USER and not SMTP_PASSWORD:
+    raise config.ConfigError(
+        "SMTP_USER is set but SMTP_PASSWORD is not: put the password in the file SMTP_PASSWORD_FILE "
+        "names (production: secrets/smtp_password)"
+    )
+MAILERS = {"default": {"BACKEND": "babyshop.mail.QueuedEmailBackend"}}
+if SMTP_HOST:
+    MAILERS["smtp"] = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": SMTP_HOST,
+            "port": config.integer(
+                "SMTP_PORT", default={"TLS": 465, "STARTTLS": 587}.get(SMTP_SECURITY, 25), minimum=1
+            ),
+            "username": SMTP_USER,
+            "password": SMTP_PASSWORD,
+            "use_tls": SMTP_SECURITY == "STARTTLS",
+            "use_ssl": SMTP_SECURITY == "TLS",
+            # Seconds for each step of the conversation: a server that hangs
+            # costs the worker this, then the mail is retried.
+            "timeout": config.integer("SMTP_TIMEOUT", default=10, minimum=1),
+        },
+    }
+# The queues the worker takes tasks from: mail only once it can be sent.
+TASK_QUEUES = ["default", "email"] if SMTP_HOST else ["default"]
+DEFAULT_FROM_EMAIL = config.email_address(
+    "EMAIL_FROM", default=f"babyshop <shop@{SITE_DOMAIN or 'localhost'}>"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 AUTH_USER_MODEL = "users.User"
 # django-axes checks first: a locked-out client or username is refused before
 # any password is hashed.
@@ -283,21 +341,19 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Content-Security-Policy on every page, the admin included: scripts, styles,
 # images and fonts from this site only; no inline code, no eval (a template
-# that needs an inline <script> gives it nonce="{{ CSP_NONCE }}"). Neither our
-# templates nor Django's admin need inline styles, so none are allowed.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [NONE],
-        "script-src": [SELF, NONCE],
-        "style-src": [SELF],
-        "img-src": [SELF],
-        "font-src": [SELF],
-        "connect-src": [SELF],
-        "manifest-src": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-        "base-uri": [NONE],
-    },
+# that needs an inline <script> gives it {% csp_nonce_attr %}). Neither our templates nor Django's admin need
+# inline styles, so none are allowed.
+SECURE_CSP = {
+    "default-src": [CSP.NONE],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "manifest-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.NONE],
 }
 # Browser features this shop never uses, switched off for it and any frame.
 PERMISSIONS_POLICY = {

@@ -220,8 +220,9 @@ class Stack(Shop):
         self.http = client()
 
     def secrets(self):
-        """The secret values, to look for where they must not be."""
-        return [path.read_text().strip() for path in sorted(self.secrets_dir.iterdir())]
+        """The secret values, to look for where they must not be (smtp_password
+        is left empty)."""
+        return [value for path in sorted(self.secrets_dir.iterdir()) if (value := path.read_text().strip())]
 
     def _command(self, args):
         """docker compose as the production scripts run it: scripts/compose.sh

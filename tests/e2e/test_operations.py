@@ -11,10 +11,11 @@ def test_make_secrets_creates_private_files_once(tmp_path):
     secrets_dir = tmp_path / "secrets"
     env = {**os.environ, "SECRETS_DIR": str(secrets_dir)}
     first = run(str(ROOT / "scripts" / "make-secrets.sh"), env=env).stdout
-    assert first.split("\n")[:3] == [
+    assert first.split("\n")[:4] == [
         "secrets: created secret_key",
         "secrets: created postgres_password",
         "secrets: created cache_password",
+        "secrets: created smtp_password, empty: put your SMTP password in it if SMTP_USER is set",
     ]
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     expected = {
@@ -29,6 +30,9 @@ def test_make_secrets_creates_private_files_once(tmp_path):
         values[name] = (secrets_dir / name).read_text().strip()
         assert len(values[name]) >= 50
     assert len(set(values.values())) == 3
+    # Yours to fill in, readable by the worker (the app user) alone.
+    smtp = (secrets_dir / "smtp_password").stat()
+    assert (stat.S_IMODE(smtp.st_mode), smtp.st_uid, smtp.st_size) == (0o600, 10001, 0)
     second = run(str(ROOT / "scripts" / "make-secrets.sh"), env=env).stdout
     assert "exists, kept" in second
     assert {name: (secrets_dir / name).read_text().strip() for name in expected} == values
@@ -44,7 +48,12 @@ def test_make_secrets_writes_where_the_env_file_says(tmp_path):
     default_dir_before = (ROOT / "secrets").exists()
     made = run("make", "--no-print-directory", "secrets", f"ENV_FILE={env_file}", cwd=ROOT, env=env)
     assert "secrets: created secret_key" in made.stdout
-    assert sorted(p.name for p in vault.iterdir()) == ["cache_password", "postgres_password", "secret_key"]
+    assert sorted(p.name for p in vault.iterdir()) == [
+        "cache_password",
+        "postgres_password",
+        "secret_key",
+        "smtp_password",
+    ]
     assert (ROOT / "secrets").exists() == default_dir_before, "nothing was written to ./secrets"
 
 

@@ -325,8 +325,8 @@ def test_web_runs_on_several_nodes_beside_a_pinned_database(deployed):
     assert [node for node, _, _ in deployed.tasks("proxy")] == ["node1"]
     secrets = deployed.docker("secret", "ls", "--format", "{{.Name}}").stdout.split()
     assert {f"{STACK}_secret_key", f"{STACK}_postgres_password"} <= set(secrets)
-    values = [path.read_text().strip() for path in deployed.secrets_dir.iterdir()]
-    for service in ("web", "db", "proxy", "cache"):
+    values = [value for path in deployed.secrets_dir.iterdir() if (value := path.read_text().strip())]
+    for service in ("web", "worker", "db", "proxy", "cache"):
         spec = deployed.docker("service", "inspect", f"{STACK}_{service}").stdout
         assert not [value for value in values if value in spec], f"a secret is in {service}'s service spec"
         assert '"max-size": "10m"' in spec, f"{service}'s log is not bounded"

@@ -23,6 +23,9 @@ APP_VARIABLES = (
     "SITE_DOMAIN",
     "CACHE_URL",
     "PAGE_CACHE",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_SECURITY",
 )
 
 
@@ -287,6 +290,44 @@ class TestStartup:
     def test_bad_page_cache_seconds(self):
         result = manage("check", PAGE_CACHE_SECONDS="5m")
         assert_config_error(result, "PAGE_CACHE_SECONDS='5m' is not valid: expected a whole number >= 1")
+
+    @pytest.mark.parametrize(
+        ("variables", "message"),
+        [
+            (
+                {"SMTP_HOST": "smtp://mail.example.com"},
+                "SMTP_HOST='smtp://mail.example.com' is not a host name",
+            ),
+            (
+                {"SMTP_HOST": "mail", "SMTP_SECURITY": "ssl"},
+                "SMTP_SECURITY='ssl' is not valid: expected one of",
+            ),
+            (
+                {"SMTP_HOST": "mail", "SMTP_PORT": "smtp"},
+                "SMTP_PORT='smtp' is not valid: expected a whole number",
+            ),
+            ({"SMTP_HOST": "mail", "SMTP_USER": "shop"}, "SMTP_USER is set but SMTP_PASSWORD is not"),
+            ({"EMAIL_FROM": "the shop"}, "EMAIL_FROM='the shop' is not an email address"),
+            ({"TASK_MAX_ATTEMPTS": "0"}, "TASK_MAX_ATTEMPTS='0' is not valid: expected a whole number >= 1"),
+            ({"WORKER_POLL_SECONDS": "nan"}, "WORKER_POLL_SECONDS='nan' is not valid: expected a number"),
+        ],
+    )
+    def test_bad_mail_and_task_settings(self, variables, message):
+        assert_config_error(manage("check", **variables), message)
+
+    def test_smtp_settings(self):
+        show = (
+            "from django.conf import settings; o = settings.MAILERS['smtp']['OPTIONS'];"
+            "print(o['port'], o['use_tls'], o['use_ssl'], settings.TASK_QUEUES)"
+        )
+        result = manage(
+            "shell", "--verbosity", "0", "-c", show, SMTP_HOST="mail.example.com", SMTP_SECURITY="tls"
+        )
+        assert result.stdout.split() == ["465", "False", "True", "['default',", "'email']"], result.stderr
+        result = manage(
+            "shell", "--verbosity", "0", "-c", "from django.conf import settings; print(settings.TASK_QUEUES)"
+        )
+        assert result.stdout.strip() == "['default']", result.stderr
 
     def test_bad_log_level(self):
         assert_config_error(manage("check", LOG_LEVEL="loud"), "LOG_LEVEL='loud' is not valid")

@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
+from django.middleware.csp import get_nonce
 from django.test import Client
 from django.urls import include, path
 from django.views.decorators.vary import vary_on_cookie
@@ -50,7 +51,7 @@ def sets_a_cookie(request):
 
 
 def uses_the_csp_nonce(request):
-    return HttpResponse(f'<script nonce="{request.csp_nonce}">ok()</script>')
+    return HttpResponse(f'<script nonce="{get_nonce(request)}">ok()</script>')
 
 
 cached = pagecache.cache_anonymous_page
