@@ -29,8 +29,15 @@ PROJECT = next(ROOT.glob("*_app/*/settings.py")).parent.name
 PROD_COMPOSE = ROOT / "docker-compose.prod.yml"
 RUN_ID = uuid.uuid4().hex[:8]
 ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
-# The settings of the stack most tests share.
-SHARED = {"PAGE_CACHE": "true"}
+# The settings of the stack most tests share: its worker sends mail to the
+# catcher (MailCatcher) and retries a failure after 1, 2, 4... seconds.
+SHARED = {
+    "PAGE_CACHE": "true",
+    "SMTP_HOST": "mailcatcher",
+    "SMTP_PORT": "1025",
+    "SMTP_SECURITY": "NONE",
+    "TASK_RETRY_SECONDS": "1",
+}
 # demo: start
 # With the demo catalog, for the demo's own tests (tests/e2e/demo/).
 SHARED["SEED_DEMO"] = "true"
@@ -301,6 +308,50 @@ class Stack(Shop):
             " --username boss --email boss@example.com", check=False,
         )  # fmt: skip
         assert created.returncode == 0 or "already taken" in created.stderr, created.stderr
+
+
+class MailCatcher:
+    """A real SMTP server (MailDev) on a stack's egress network as
+    "mailcatcher", where its worker sends mail; what it caught is read over
+    its REST API on a free 127.0.0.1 port."""
+
+    def __init__(self, stack):
+        self.name = f"{stack.project}-mailcatcher"
+        self.port = free_port()
+        run(
+            "docker", "run", "--detach", "--name", self.name, "--network", f"{stack.project}_egress",
+            "--network-alias", "mailcatcher", "--publish", f"127.0.0.1:{self.port}:1080",
+            "maildev/maildev:2.2.1",
+        )  # fmt: skip
+        self.http = client()
+        wait_until(self._answers, "the mail catcher to answer", timeout=60)
+
+    def _answers(self):
+        try:
+            return self.http.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    def messages(self, to):
+        """The messages caught for one address, oldest first."""
+        caught = self.http.get(f"http://127.0.0.1:{self.port}/email", timeout=10).json()
+        return [message for message in caught if to in [address["address"] for address in message["to"]]]
+
+    def wait_for(self, to, timeout=60):
+        """The first message caught for to, once there is one."""
+        wait_until(lambda: self.messages(to), f"a mail to {to}", timeout=timeout)
+        return self.messages(to)[0]
+
+    def docker(self, command):
+        run("docker", command, self.name)
+        if command in ("start", "unpause"):
+            wait_until(self._answers, "the mail catcher to answer", timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        run("docker", "rm", "--force", "--volumes", self.name, check=False)
 
 
 @contextlib.contextmanager

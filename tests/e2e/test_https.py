@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from conftest import PROD_COMPOSE, ROOT, client, csrf_token, inspect, png, run
 
 
@@ -74,32 +76,35 @@ def test_only_the_proxy_is_published():
     assert services["db"]["networks"].keys() == {"backend"}
     assert services["proxy"]["networks"].keys() == {"edge", "front"}
     assert services["web"]["networks"].keys() == {"front", "backend"}
+    # The worker reaches the SMTP server, outside: the only way out besides the proxy's.
+    assert services["worker"]["networks"].keys() == {"backend", "egress"}
     networks = json.loads(rendered)["networks"]
     assert networks["backend"]["internal"] is True
     assert networks["front"]["internal"] is True
 
 
 def test_web_and_db_are_not_reachable_from_the_host(stack):
-    for service in ("web", "db"):
+    for service in ("web", "worker", "db"):
         for container in stack.containers(service):
             assert run("docker", "port", container).stdout.strip() == "", f"{service} publishes a port"
 
 
-def test_the_web_containers_are_hardened(stack):
-    for container in stack.containers("web"):
+@pytest.mark.parametrize(
+    ("service", "limits"), [("web", (512 * 2**20, 256, 10**9)), ("worker", (256 * 2**20, 64, 5 * 10**8))]
+)
+def test_the_app_containers_are_hardened(stack, service, limits):
+    for container in stack.containers(service):
         host = json.loads(inspect(container, "{{json .HostConfig}}"))
         assert host["ReadonlyRootfs"] is True
         assert host["CapDrop"] == ["ALL"]
         assert "no-new-privileges:true" in host["SecurityOpt"]
         assert host["Init"] is True
-        assert host["Memory"] == 512 * 2**20
-        assert host["PidsLimit"] == 256
-        assert host["NanoCpus"] == 10**9
+        assert (host["Memory"], host["PidsLimit"], host["NanoCpus"]) == limits
         assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "5", "max-size": "10m"}}
-    denied = stack.exec("web", "touch", "/app/written", check=False)
+    denied = stack.exec(service, "touch", "/app/written", check=False)
     assert denied.returncode != 0
     assert "Read-only file system" in denied.stderr
-    assert stack.exec("web", "id", "-u").stdout.strip() == "10001"
+    assert stack.exec(service, "id", "-u").stdout.strip() == "10001"
 
 
 def test_the_proxy_container_is_hardened(stack):
@@ -136,7 +141,9 @@ def test_no_secret_in_inspect_history_or_logs(stack, image):
     secrets = stack.secrets()
     assert len(secrets) == 3
     assert all(len(secret) >= 50 for secret in secrets)
-    containers = [c for service in ("proxy", "web", "db", "cache") for c in stack.containers(service)]
+    containers = [
+        c for service in ("proxy", "web", "worker", "db", "cache") for c in stack.containers(service)
+    ]
     inspected = run("docker", "inspect", *containers).stdout
     history = run("docker", "history", "--no-trunc", image).stdout
     logs = stack.logs()

@@ -150,7 +150,7 @@ def test_a_pushed_image_comes_back_identical(checkout, registry):
     assert all(labels.values()), labels
     version = run("docker", "run", "--rm", "--network", "none", "--entrypoint", "python", reference,
                   "-c", "import django; print(django.get_version())").stdout  # fmt: skip
-    assert version.startswith("5.2.")
+    assert version.startswith("6.1.")
 
 
 class Deployment:
@@ -181,10 +181,10 @@ class Deployment:
         )  # fmt: skip
 
     def running_revision(self):
-        """The revision every running web container was built from."""
+        """The revision every running web and worker container was built from."""
         (revision,) = {
             inspect(container, f'{{{{index .Config.Labels "{REVISION}"}}}}')
-            for container in self.compose("ps", "--quiet", "web").stdout.split()
+            for container in self.compose("ps", "--quiet", "web", "worker").stdout.split()
         }
         return revision
 

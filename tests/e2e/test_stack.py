@@ -11,7 +11,8 @@ MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
 
 def test_the_stack_becomes_healthy(stack):
     assert len(stack.containers("web")) == 2, "WEB_REPLICAS web containers (default 2)"
-    for service in ("web", "db"):
+    assert len(stack.containers("worker")) == 1
+    for service in ("web", "worker", "db"):
         for container in stack.containers(service):
             assert inspect(container, "{{.State.Health.Status}}") == "healthy"
             assert inspect(container, "{{.HostConfig.RestartPolicy.Name}}") == "unless-stopped"
@@ -52,20 +53,22 @@ def test_debug_is_off(stack):
 
 
 def test_every_process_is_unprivileged_under_an_init(stack):
-    # /proc of the web container: PID 1 is Docker's init, which forwards
-    # signals to gunicorn; every process runs as 10001 with no capabilities.
+    # /proc of the web and worker containers: PID 1 is Docker's init, which
+    # forwards signals to gunicorn (the worker); every process runs as 10001
+    # with no capabilities.
     script = (
         'for p in /proc/[0-9]*; do printf "%s|" "$(tr "\\0" " " < $p/cmdline)";'
         ' grep -E "^(Uid|CapEff):" $p/status | tr -s "\\t\\n" "  "; echo; done'
     )
-    output = stack.exec("web", "sh", "-c", script).stdout.strip().splitlines()
-    # (The loop's own short-lived helpers may be gone before their line is read.)
-    processes = [line for line in output if "Uid:" in line]
-    assert stack.exec("web", "cat", "/proc/1/cmdline").stdout.startswith("/sbin/docker-init")
-    assert any("gunicorn --config gunicorn.conf.py" in line for line in processes)
-    for line in processes:
-        assert "Uid: 10001 10001 10001 10001" in line, line
-        assert "CapEff: 0000000000000000" in line, line
+    for service, command in (("web", "gunicorn --config gunicorn.conf.py"), ("worker", "manage.py worker")):
+        output = stack.exec(service, "sh", "-c", script).stdout.strip().splitlines()
+        # (The loop's own short-lived helpers may be gone before their line is read.)
+        processes = [line for line in output if "Uid:" in line]
+        assert stack.exec(service, "cat", "/proc/1/cmdline").stdout.startswith("/sbin/docker-init")
+        assert any(command in line for line in processes), output
+        for line in processes:
+            assert "Uid: 10001 10001 10001 10001" in line, line
+            assert "CapEff: 0000000000000000" in line, line
 
 
 def test_the_runtime_image_holds_no_compiler_cache_or_tests(image):

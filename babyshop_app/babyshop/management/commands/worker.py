@@ -159,7 +159,12 @@ class Command(BaseCommand):
             try:
                 ran = run_one(queues, worker_id)
             except DatabaseError as exc:
-                logger.error("the database is unavailable (%s): trying again", type(exc).__name__)
+                # Away, or not migrated yet: one line, then another look.
+                logger.error(
+                    "cannot read the task queue (%s: %s)",
+                    type(exc).__name__,
+                    str(exc).strip().splitlines()[0],
+                )
                 ran = False
             else:
                 heartbeat.touch()
