@@ -55,7 +55,7 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import DisallowedHost
 from django.core.signals import setting_changed
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -146,8 +146,14 @@ def connect():
 
 
 def _changed(using, **kwargs):
-    """Invalidate once the change is committed: earlier, a request could
-    render the old rows again and store them under the new version."""
+    pages_changed(using)
+
+
+def pages_changed(using=DEFAULT_DB_ALIAS):
+    """Every cached page is stale once the current transaction commits: for
+    a change the ORM's signals do not see (QuerySet.update(), SQL). Not
+    before the commit: a request could render the old rows again and store
+    them under the new version."""
     if settings.PAGE_CACHE:
         transaction.on_commit(invalidate, using=using)
 

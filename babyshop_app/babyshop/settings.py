@@ -136,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 # demo: start
                 "products.context_processors.categories",
+                "products.context_processors.cart",
                 # demo: end
                 "django.template.context_processors.csp",
             ],

@@ -1,10 +1,15 @@
+import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
 from django.urls import reverse
 
+from babyshop import pagecache
 from babyshop.images import ImageField
+from products.mails import send_order_mail
 
 
 class Category(models.Model):
@@ -35,6 +40,9 @@ class Product(models.Model):
     image = ImageField(upload_to="products/", blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     is_active = models.BooleanField(default=True, help_text="Only active products are listed.")
+    # A database default too: code of the release before, which knows no
+    # stock, can still add products while a deploy runs.
+    stock = models.PositiveIntegerField(default=0, db_default=0, help_text="Items left to sell.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,3 +60,84 @@ class Product(models.Model):
 
     def get_absolute_url(self):
         return reverse("products:detail", kwargs={"slug": self.slug})
+
+
+class Order(models.Model):
+    """What a shopper bought: placed at checkout, then shipped or cancelled
+    in the admin. Each line keeps the price paid."""
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "placed"
+        SHIPPED = "shipped", "shipped"
+        CANCELLED = "cancelled", "cancelled"
+
+    # In URLs and mails: not guessable, unlike the id.
+    number = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The checkout form's own id: a form sent twice (a double click, a
+    # retried POST) finds the order it made the first time.
+    submission = models.UUIDField(unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    address = models.TextField()
+    status = models.CharField(max_length=10, choices=Status, default=Status.PLACED)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    placed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="order_total_not_negative")
+        ]
+
+    def __str__(self):
+        return f"order {str(self.number)[:8]}"
+
+    def get_absolute_url(self):
+        return reverse("products:order", kwargs={"number": self.number})
+
+    @transaction.atomic
+    def ship(self):
+        """placed -> shipped, and the shopper is told; False if it was not placed."""
+        if not Order.objects.filter(pk=self.pk, status=self.Status.PLACED).update(status=self.Status.SHIPPED):
+            return False
+        self.status = self.Status.SHIPPED
+        send_order_mail(self, "shipped")
+        return True
+
+    @transaction.atomic
+    def cancel(self):
+        """placed -> cancelled, its items back in stock; False if it was not placed."""
+        if not Order.objects.filter(pk=self.pk, status=self.Status.PLACED).update(
+            status=self.Status.CANCELLED
+        ):
+            return False
+        self.status = self.Status.CANCELLED
+        for line in self.lines.order_by("product_id"):
+            Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+        pagecache.pages_changed()  # a product may no longer be sold out
+        return True
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    # As they were when the order was placed.
+    product_name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_line_quantity")
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.product_name}"
+
+    @property
+    def subtotal(self):
+        return self.unit_price * self.quantity

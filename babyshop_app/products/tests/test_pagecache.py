@@ -31,6 +31,7 @@ def product_form(product, **changes):
         "description": product.description,
         "price": str(product.price),
         "category": product.category_id,
+        "stock": product.stock,
         "is_active": "on",
     }
     return {**fields, **changes}

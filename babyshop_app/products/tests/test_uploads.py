@@ -17,6 +17,7 @@ def add_product(client, category, filename, content):
             "slug": "soft-rattle",
             "price": "9.99",
             "category": str(category.pk),
+            "stock": "5",
             "is_active": "on",
             "image": SimpleUploadedFile(filename, content),
         },

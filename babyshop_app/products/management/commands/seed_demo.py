@@ -51,6 +51,8 @@ CATALOG = {
     ],
 }
 
+# Items of each product on hand.
+STOCK = 20
 PALETTE = ["#f6c1c7", "#bde0fe", "#cdeac0", "#ffe5a5", "#d7c4f0", "#ffd3b4"]
 
 
@@ -89,6 +91,7 @@ class Command(BaseCommand):
                         "name": name,
                         "category": category,
                         "price": Decimal(price),
+                        "stock": STOCK,
                         "description": f"{name}: a demo product from the {category_name.lower()} range.",
                     },
                 )
