@@ -57,6 +57,8 @@ def queued_mail(settings):
 
 
 @pytest.fixture
-def run_tasks():
-    """Run what the worker would run now: every task that is due."""
+def run_tasks(settings):
+    """Run what the worker would run now: every task that is due (and no
+    scheduled job: babyshop/tests/test_schedule.py has those)."""
+    settings.TASK_SCHEDULE = {}
     return lambda: call_command("worker", "--batch")

@@ -232,6 +232,14 @@ TASKS = {
 # the defaults keep trying for about four hours.
 TASK_MAX_ATTEMPTS = config.integer("TASK_MAX_ATTEMPTS", default=12, minimum=1)
 TASK_RETRY_SECONDS = config.integer("TASK_RETRY_SECONDS", default=10, minimum=1)
+# Jobs the worker queues on a schedule, exactly once per period however many
+# workers run: task path -> seconds between runs (babyshop/schedule.py).
+TASK_SCHEDULE = {
+    "babyshop.schedule.clear_expired_sessions": 24 * 60 * 60,
+    "babyshop.schedule.prune_finished_tasks": 24 * 60 * 60,
+}
+# Days a finished task is kept (failed ones are kept until dealt with).
+TASK_KEEP_DAYS = config.integer("TASK_KEEP_DAYS", default=14, minimum=1)
 # Seconds the worker waits before looking at an empty queue again.
 WORKER_POLL_SECONDS = config.number("WORKER_POLL_SECONDS", default=1.0, minimum=0.05)
 # Touched by the worker after each look at the queue; its healthcheck reads it.

@@ -5,6 +5,7 @@ and free 127.0.0.1 ports, and is always torn down with its volumes, even when
 a test or the start-up fails.
 """
 
+import collections
 import contextlib
 import fcntl
 import os
@@ -332,10 +333,18 @@ class MailCatcher:
         except requests.RequestException:
             return False
 
-    def messages(self, to):
-        """The messages caught for one address, oldest first."""
-        caught = self.http.get(f"http://127.0.0.1:{self.port}/email", timeout=10).json()
-        return [message for message in caught if to in [address["address"] for address in message["to"]]]
+    def messages(self, to=None):
+        """The messages caught (for one address), oldest first."""
+        caught = self.http.get(f"http://127.0.0.1:{self.port}/email", timeout=30).json()
+        return [
+            message for message in caught if to in [None, *(address["address"] for address in message["to"])]
+        ]
+
+    def counts(self):
+        """How many messages each address got."""
+        return collections.Counter(
+            address["address"] for message in self.messages() for address in message["to"]
+        )
 
     def wait_for(self, to, timeout=60):
         """The first message caught for to, once there is one."""
@@ -384,6 +393,13 @@ def stack(image, tmp_path_factory):
         deployed.up()
         deployed.trust_proxy_ca()
         yield deployed
+
+
+@pytest.fixture(scope="session")
+def catcher(stack):
+    """The shared stack's SMTP server (MailDev), where its worker sends mail."""
+    with MailCatcher(stack) as caught:
+        yield caught
 
 
 FIGURES = []

@@ -7,18 +7,10 @@ import re
 import threading
 import uuid
 
-import pytest
-
-from conftest import MailCatcher, anonymous, csrf_token, inspect, wait_until
+from conftest import anonymous, csrf_token, inspect, wait_until
 
 PASSWORD = "e2e-Reset-passw0rd-not-secret"
 TASKS = "django_tasks_database_dbtaskresult"
-
-
-@pytest.fixture(scope="module")
-def catcher(stack):
-    with MailCatcher(stack) as caught:
-        yield caught
 
 
 def new_user(stack):

@@ -134,3 +134,32 @@ def test_a_visitor_browses_registers_and_logs_in_and_out(browser, stack, figures
     finally:
         visit.context.close()
     figures.append(f"browser: {visit.step} pages checked in Chromium, screenshots in {SCREENSHOTS}")
+
+
+def test_a_visitor_buys_and_the_confirmation_reaches_the_mail_catcher(browser, stack, catcher):
+    visit = Visit(browser, stack)
+    page = visit.page
+    email = f"browser-{uuid.uuid4().hex[:8]}@example.com"
+    try:
+        page.goto(visit.base + "/products/bath-ducks-set-of-3/")
+        visit.check("product-to-buy", "Bath Ducks (set of 3)")
+        page.get_by_role("button", name="Add to cart").click()
+        visit.check("cart", "Your cart")
+        assert "Cart (1)" in visit.account_text()
+        assert "€6.90" in page.locator("table.cart").inner_text()
+        page.get_by_role("link", name="Check out").click()
+        visit.check("checkout", "Check out")
+        page.fill("#id_name", "Browser Shopper")
+        page.fill("#id_email", email)
+        page.fill("#id_address", "2 Browser Lane\nChromeville")
+        page.get_by_role("button", name="Place the order").click()
+        visit.check("order-placed", "Thank you, Browser Shopper")
+        assert "Cart (" not in visit.account_text()
+        catcher.wait_for(email)
+        inbox = visit.context.new_page()
+        inbox.goto(f"http://127.0.0.1:{catcher.port}/")
+        inbox.get_by_text("Your babyshop order").first.click()
+        inbox.wait_for_load_state("networkidle")
+        inbox.screenshot(path=str(SCREENSHOTS / f"{visit.step + 1:02d}-confirmation-in-the-mail-catcher.png"))
+    finally:
+        visit.context.close()

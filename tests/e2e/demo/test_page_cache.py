@@ -46,7 +46,7 @@ def test_admin_edits_show_on_the_very_next_request(stack):
         change,
         data={"csrfmiddlewaretoken": csrf_token(form), "name": product["name"], "slug": "cached-bib",
               "description": product["description"], "price": "7.77", "category": clothing,
-              "is_active": "on"},
+              "stock": "5", "is_active": "on"},
     )  # fmt: skip
     assert saved.status_code == 200
     assert "was changed successfully" in saved.text

@@ -17,6 +17,9 @@ to an hour, until TASK_MAX_ATTEMPTS; then it stays FAILED, with its
 traceback, until someone retries it in the admin. Tasks therefore run at
 least once: docs/worker.md says how to write one that may run twice.
 
+Once a minute it also queues the jobs of TASK_SCHEDULE that are due
+(babyshop/schedule.py): exactly once per period, however many workers run.
+
 After each look at the queue the worker touches WORKER_HEARTBEAT_FILE, which
 the container's healthcheck reads: a worker that cannot reach the database
 or is stuck stops touching it and turns unhealthy.
@@ -27,6 +30,7 @@ import random
 import signal
 import sys
 import threading
+import time
 import traceback
 from datetime import timedelta
 from pathlib import Path
@@ -42,10 +46,12 @@ from django.utils.crypto import get_random_string
 from django.utils.json import normalize_json
 from django_tasks_db.models import DBTaskResult
 
-from babyshop import mail
+from babyshop import mail, schedule
 
 logger = logging.getLogger("babyshop.worker")
 
+# How often the worker looks for scheduled jobs that are due (TASK_SCHEDULE).
+SCHEDULE_CHECK_SECONDS = 60
 # The longest wait between two attempts of a task.
 MAX_RETRY_DELAY = timedelta(hours=1)
 
@@ -150,6 +156,7 @@ class Command(BaseCommand):
 
     def work(self, queues, worker_id, stopping, batch):
         heartbeat = Path(settings.WORKER_HEARTBEAT_FILE)
+        next_schedule_check = 0.0
         logger.info("worker %s taking tasks from %s", worker_id, ", ".join(queues))
         if mail.QUEUE not in queues:
             logger.warning("no SMTP server (SMTP_HOST): mail waits in the queue until there is one")
@@ -157,6 +164,10 @@ class Command(BaseCommand):
             if not connection.in_atomic_block:  # (a test's transaction is not ours to close)
                 close_old_connections()  # like a request: drops a broken or expired connection
             try:
+                if time.monotonic() >= next_schedule_check:
+                    for name in schedule.queue_due_jobs():
+                        logger.info("queued the scheduled job %s", name)
+                    next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
                 ran = run_one(queues, worker_id)
             except DatabaseError as exc:
                 # Away, or not migrated yet: one line, then another look.
