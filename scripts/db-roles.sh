@@ -54,8 +54,8 @@ if [ "$superuser" != t ]; then
     exit 0
 fi
 
-echo "db-roles: stopping web while its role changes"
-"${compose[@]}" stop web
+echo "db-roles: stopping web and the worker while their role changes"
+"${compose[@]}" stop web worker
 step() { trap - EXIT; fail "$1 (the error is above): web is stopped; run make prod-db-roles again, then make prod-up"; }
 trap 'step "interrupted"' EXIT
 

@@ -7,7 +7,7 @@
 #   postgres_password  the database password   owner 10001 (app), group 999 (postgres), mode 640
 #   cache_password     the cache's password    owner 10001 (app), group 10001, mode 640 (the cache
 #                      service runs in that group: the valkey user's uid differs between images)
-#   smtp_password      your SMTP account's     owner 10001 (app), mode 600; created empty: put
+#   smtp_password      your SMTP account's     owner 10001 (app), mode 600; created blank: put
 #                      password (SMTP_USER)    the password in it if your SMTP server wants one
 #
 # Compose mounts secret files as they are (outside Swarm it ignores uid/gid/
@@ -42,12 +42,13 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
         python3 -c "import secrets; print(secrets.token_urlsafe(48))" >"$name"
         case "$name" in
             secret_key) chown 10001:10001 "$name" && chmod 600 "$name" ;;
-            smtp_password) : >"$name" && chown 10001:10001 "$name" && chmod 600 "$name" ;;
+            # A blank line: a Swarm secret cannot be empty.
+            smtp_password) echo >"$name" && chown 10001:10001 "$name" && chmod 600 "$name" ;;
             postgres_password) chown 10001:999 "$name" && chmod 640 "$name" ;;
             cache_password) chown 10001:10001 "$name" && chmod 640 "$name" ;;
         esac
         if [ "$name" = smtp_password ]; then
-            echo "secrets: created smtp_password, empty: put your SMTP password in it if SMTP_USER is set"
+            echo "secrets: created smtp_password, blank: put your SMTP password in it if SMTP_USER is set"
         else
             echo "secrets: created $name"
         fi

@@ -8,7 +8,7 @@
 #            while the shop keeps serving
 #   media    the media archive is extracted into a dot directory of the media
 #            volume (dot names are never served), beside the live files
-#   stop     web stops: from here on nothing writes to the live data
+#   stop     web and the worker stop: from here on nothing writes to the live data
 #   swap     the two databases swap names in one transaction, the media swap
 #            by renames; the previous ones are kept aside
 #   start    scripts/prod-up.sh starts web on the restored data: its one-off
@@ -140,7 +140,7 @@ abort() {
     note() { trouble+="${trouble:+; }$*"; }
     incoming='DROP DATABASE IF EXISTS :"fresh" WITH (FORCE);'
     [ -z "$kept" ] || incoming='ALTER DATABASE :"fresh" RENAME TO :"kept";'
-    [ -z "$web_stopped" ] || "${compose[@]}" stop web || note "web could not be stopped"
+    [ -z "$web_stopped" ] || "${compose[@]}" stop web worker || note "web could not be stopped"
     case "$database_state" in
         swapped)
             { swap_databases fresh previous && sql <<<"$incoming"; } \
@@ -227,7 +227,8 @@ esac
 step=stop
 web_stopped=yes
 echo "restore: database and media staged; stopping web to swap them in"
-"${compose[@]}" stop web || abort "could not stop web"
+# The worker too: it writes to the database (and holds connections to it).
+"${compose[@]}" stop web worker || abort "could not stop web"
 
 step=swap
 swap_databases previous fresh || abort "could not swap the incoming database in"

@@ -117,29 +117,24 @@ def choice(name, choices, default):
 
 
 def integer(name, default, minimum=0):
-    value = _raw(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = None
-    if number is None or number < minimum:
-        raise ConfigError(f"{name}={value!r} is not valid: expected a whole number >= {minimum}")
-    return number
+    return _number(name, default, minimum, int, "a whole number")
 
 
 def number(name, default, minimum=0.0):
-    """A decimal number such as 0.5, at least minimum."""
+    """A decimal number such as 0.5."""
+    return _number(name, default, minimum, float, "a number")
+
+
+def _number(name, default, minimum, parse, expected):
     value = _raw(name)
     if value is None:
         return default
     try:
-        number = float(value)
+        number = parse(value)
     except ValueError:
         number = None
     if number is None or not math.isfinite(number) or number < minimum:
-        raise ConfigError(f"{name}={value!r} is not valid: expected a number >= {minimum}")
+        raise ConfigError(f"{name}={value!r} is not valid: expected {expected} >= {minimum}")
     return number
 
 

@@ -48,12 +48,12 @@ def test_make_up_down_test_and_clean_touch_only_the_dev_project(checkout):
     path, production, dev = checkout
     untouched = project_state(production)
     assert untouched["volumes"] == [f"{production}_pgdata"]
-    target = [f"DEV_PROJECT={dev}", f"DEV_PORT={free_port()}"]
+    target = [f"DEV_PROJECT={dev}", f"DEV_PORT={free_port()}", f"MAIL_UI_PORT={free_port()}"]
 
     make("up", *target, cwd=path, timeout=600)
     assert project_state(production) == untouched
     running = compose(dev, "ps", "--services", "--status", "running", cwd=path)
-    assert set(running.stdout.split()) == {"db", "web"}, "no cache without PAGE_CACHE=true"
+    assert set(running.stdout.split()) == {"db", "web", "worker", "mail"}, "no cache without PAGE_CACHE=true"
 
     make("test", *target, "ARGS=-q babyshop/tests/test_health.py", cwd=path, timeout=600)
     assert project_state(production) == untouched

@@ -15,7 +15,7 @@ def test_make_secrets_creates_private_files_once(tmp_path):
         "secrets: created secret_key",
         "secrets: created postgres_password",
         "secrets: created cache_password",
-        "secrets: created smtp_password, empty: put your SMTP password in it if SMTP_USER is set",
+        "secrets: created smtp_password, blank: put your SMTP password in it if SMTP_USER is set",
     ]
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     expected = {
@@ -32,7 +32,10 @@ def test_make_secrets_creates_private_files_once(tmp_path):
     assert len(set(values.values())) == 3
     # Yours to fill in, readable by the worker (the app user) alone.
     smtp = (secrets_dir / "smtp_password").stat()
-    assert (stat.S_IMODE(smtp.st_mode), smtp.st_uid, smtp.st_size) == (0o600, 10001, 0)
+    assert (stat.S_IMODE(smtp.st_mode), smtp.st_uid) == (0o600, 10001)
+    assert (secrets_dir / "smtp_password").read_text() == "\n", (
+        "blank, yet not empty (a Swarm secret cannot be)"
+    )
     second = run(str(ROOT / "scripts" / "make-secrets.sh"), env=env).stdout
     assert "exists, kept" in second
     assert {name: (secrets_dir / name).read_text().strip() for name in expected} == values

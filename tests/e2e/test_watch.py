@@ -26,9 +26,14 @@ def watched(tmp_path):
     copy_working_tree(tree)
     # Its own image tag, so that the user's babyshop-dev is left alone.
     image = f"babyshop-e2e-watch:{RUN_ID}"
-    (tree / "docker-compose.e2e.yml").write_text(f"services:\n  web:\n    image: {image}\n")
+    (tree / "docker-compose.e2e.yml").write_text(
+        f"services:\n  web:\n    image: {image}\n  worker:\n    image: {image}\n"
+    )
     port = free_port()
-    env = {**os.environ, "DEV_PORT": str(port), "HOST_UID": str(os.getuid()), "HOST_GID": str(os.getgid())}
+    env = {
+        **os.environ, "DEV_PORT": str(port), "MAIL_UI_PORT": str(free_port()),
+        "HOST_UID": str(os.getuid()), "HOST_GID": str(os.getgid()),
+    }  # fmt: skip
     compose = ["docker", "compose", "-p", f"babyshop-e2e-{RUN_ID}-watch", "-f", "docker-compose.yml",
                "-f", "docker-compose.watch.yml", "-f", "docker-compose.e2e.yml"]  # fmt: skip
     log = tmp_path / "watch.log"
