@@ -38,12 +38,13 @@ if [ "${#old[@]}" -eq 0 ]; then
     exit
 fi
 
-# replace SERVICE COUNT: start COUNT new containers of SERVICE beside the
-# running ones; once every new one is healthy, stop the old ones (SIGTERM:
-# they finish what they are doing first) and remove them. If a new one does
-# not become healthy, the new ones are removed and the old ones go on.
+# replace SERVICE COUNT [SETTLE]: start COUNT new containers of SERVICE
+# beside the running ones; once every new one is healthy (and SETTLE more
+# seconds have passed), stop the old ones (SIGTERM: they finish what they
+# are doing first) and remove them. If a new one does not become healthy,
+# the new ones are removed and the old ones go on.
 replace() {
-    local service="$1" count="$2" old new
+    local service="$1" count="$2" settle="${3:-0}" old new
     mapfile -t old < <("${compose[@]}" ps --quiet "$service")
     echo "prod-up: starting $count new $service containers beside the ${#old[@]} running"
     if ! "${compose[@]}" up --detach --wait --wait-timeout 180 --no-build --no-deps --no-recreate \
@@ -53,13 +54,18 @@ replace() {
         fail "the new $service containers did not become healthy (the error is above; make prod-logs shows theirs): they were removed, the ${#old[@]} running before go on"
     fi
     if [ "${#old[@]}" -eq 0 ]; then return; fi
+    sleep "$settle"
     echo "prod-up: the new $service containers are healthy; stopping the ${#old[@]} old ones (they finish what they are doing first)"
     docker stop "${old[@]}" >/dev/null
     docker rm --volumes "${old[@]}" >/dev/null
 }
 
 "${compose[@]}" up --detach --wait --no-build --remove-orphans db ${page_cache:+cache}
-replace web "$replicas"
+# The proxy skips a container for 2 s after a connection to it failed
+# (fail_duration in the Caddyfile), as connections to a new one do while it
+# starts: stopped sooner, the old ones would leave it none to take requests
+# for up to a second.
+replace web "$replicas" 2
 # For a moment two workers run: they never take the same task (docs/worker.md).
 replace worker 1
 

@@ -251,7 +251,7 @@ WORKER_HEARTBEAT_FILE = config.string("WORKER_HEARTBEAT_FILE", default="/tmp/wor
 SMTP_HOST = config.hostname("SMTP_HOST")
 SMTP_SECURITY = config.choice("SMTP_SECURITY", ("STARTTLS", "TLS", "NONE"), "STARTTLS")
 SMTP_USER = config.string("SMTP_USER", None)
-# Production: the smtp_password secret, which make secrets leaves empty.
+# Production: the smtp_password secret, which make secrets leaves blank.
 SMTP_PASSWORD = config.string("SMTP_PASSWORD", None, empty_file=True)
 if SMTP_USER and not SMTP_PASSWORD:
     raise config.ConfigError(
@@ -350,8 +350,8 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Content-Security-Policy on every page, the admin included: scripts, styles,
 # images and fonts from this site only; no inline code, no eval (a template
-# that needs an inline <script> gives it {% csp_nonce_attr %}). Neither our templates nor Django's admin need
-# inline styles, so none are allowed.
+# that needs an inline <script> gives it {% csp_nonce_attr %}). Neither our
+# templates nor Django's admin need inline styles, so none are allowed.
 SECURE_CSP = {
     "default-src": [CSP.NONE],
     "script-src": [CSP.SELF, CSP.NONCE],
