@@ -213,7 +213,7 @@ def swarm(image, tmp_path_factory):
     (built / "broken.Dockerfile").write_text(f"FROM {image}\nENV DEBUG=maybe\n")
     # One that serves pages but fails its health check (quickly, for the test).
     (built / "unhealthy.Dockerfile").write_text(
-        f"FROM {image}\nHEALTHCHECK --interval=1s --timeout=2s --start-period=5s --retries=2"
+        f"FROM {image}\nHEALTHCHECK --interval=1s --timeout=2s --start-period=1s --retries=2"
         ' CMD ["python", "-c", "raise SystemExit(\'no health here\')"]\n'
     )
     cluster = Swarm(tmp_path_factory.mktemp("swarm"))
@@ -414,7 +414,7 @@ def test_a_failing_release_is_rolled_back_by_swarm(deployed, figures, release):
     )
     assert result.returncode != 0
     state = deployed.docker("service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{STACK}_web")
-    assert state.stdout.strip() == "rollback_completed"
+    assert state.stdout.strip() == "rollback_completed", result.stdout + result.stderr
     line = last_line(result)
     assert line.startswith(
         f"swarm-deploy: the update of web to {deployed.pull_registry}/babyshop-e2e:{release} failed"
