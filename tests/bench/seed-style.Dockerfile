@@ -27,8 +27,8 @@ COPY babyshop_app/ .
 # Unpinned and with pip's cache left in the layer, as in the tutorials: that
 # is the baseline being measured (DL3013: pin versions; DL3042: --no-cache-dir).
 # hadolint ignore=DL3013,DL3042
-RUN pip install "Django>=5.2,<5.3" "psycopg[binary]" Pillow whitenoise django-environ \
-    django-axes django-csp django-permissions-policy redis
+RUN pip install "Django>=6.1,<6.2" "psycopg[binary]" Pillow whitenoise django-environ \
+    django-axes django-permissions-policy redis django-tasks-db
 
 ENV DEBUG=true
 EXPOSE 8000
