@@ -7,11 +7,15 @@ with every header the rest of the middleware gave them (CSP, HSTS, Vary, ...)
 and answers a later request for the same page itself, in one round trip to
 the cache, before any other middleware or view runs.
 
-Who: GET and HEAD requests without a session cookie (a request with one may
-be a logged-in user's, whose name is on the page: it is always rendered).
-What is stored: only a 200 whose rendering set no cookie, used no CSRF token
-and no CSP nonce (both must be fresh for each response), and whose view does
-not vary on Cookie.
+Who: GET and HEAD requests without a session cookie get the stored page.
+One with a session cookie (a cart, a log-in) gets it too, once the whole
+middleware chain has run for it (the session, the user, CSRF): only the part
+of the page between the personal markers of base.html is rendered afresh,
+from personal.html, for this visitor; a page without that part is rendered
+whole. What is stored: only a page rendered for a visitor without a session,
+a 200 whose rendering set no cookie, used no CSRF token and no CSP nonce
+(both must be fresh for each response), and whose view does not vary on
+Cookie.
 
 The cache is the one Django's is (CACHES["default"]: its server and
 options), reached through one redis-py client per process, not through
@@ -37,7 +41,8 @@ again before the process's next request, with an error logged. A hit needs no
 database, so cached pages are still served while the database is away.
 
 Each page a view marked says what happened in X-Cache: hit, miss (rendered,
-and stored if it could be), or bypass (a session cookie, or the cache away).
+and stored if it could be), personal (the stored page with the visitor's own
+part), or bypass (rendered: a session and no stored page, or the cache away).
 """
 
 import functools
@@ -61,6 +66,7 @@ from django.dispatch import receiver
 from django.http import HttpResponse
 from django.http.request import split_domain_port
 from django.middleware.csp import get_nonce
+from django.template.loader import render_to_string
 from django.utils.cache import has_vary_header
 from redis.exceptions import RedisError
 
@@ -74,6 +80,10 @@ RETRY_SECONDS = 10.0
 # The query parameters a cached page may have (pagination), each a whole number.
 QUERY_PARAMETERS = ("page",)
 INVALIDATE_ATTEMPTS = 3
+# The part of a page that differs between visitors, between these markers in
+# base.html, and the template that renders it.
+PERSONAL_START, PERSONAL_END = b"<!--personal-->", b"<!--/personal-->"
+PERSONAL_TEMPLATE = "personal.html"
 _skip_until = 0.0
 # Set when an invalidation could not reach the cache.
 _invalidation_pending = False
@@ -106,7 +116,7 @@ class PageCacheMiddleware:
         if not hasattr(response, "same_for_anonymous_visitors"):
             return response  # not a page of cache_anonymous_page's
         if key is None:
-            return _mark(response, "bypass")
+            return _mark(response, getattr(response, "page_cache_outcome", "bypass"))
         if _storable(request, response):
             try:
                 client().set(key, _entry(version, response), ex=settings.PAGE_CACHE_SECONDS)
@@ -121,8 +131,10 @@ def cache_anonymous_page(view):
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response.same_for_anonymous_visitors = not has_vary_header(response, "Cookie")
+        response = _personal_copy(request)
+        if response is None:
+            response = view(request, *args, **kwargs)
+            response.same_for_anonymous_visitors = not has_vary_header(response, "Cookie")
         return response
 
     return wrapper
@@ -203,6 +215,41 @@ def _cache_setting_changed(setting, **kwargs):
 
 def _new_version():
     return secrets.token_hex(8)
+
+
+def _personal_copy(request):
+    """For a visitor with a session: the stored page, with its personal part
+    rendered for them; None if there is none to use (the view renders)."""
+    if (
+        not settings.PAGE_CACHE
+        or request.method not in ("GET", "HEAD")
+        or settings.SESSION_COOKIE_NAME not in request.COOKIES
+        or time.monotonic() < _skip_until
+    ):
+        return None  # (a visitor without a session is PageCacheMiddleware's)
+    key = _key(request)
+    if key is None:
+        return None
+    try:
+        version, stored = _lookup(key)
+    except RedisError as error:
+        _cache_away(error)
+        return None
+    if stored is None or stored[0] != version:
+        return None
+    parts = stored[2].split(PERSONAL_START)
+    if len(parts) != 2 or parts[1].count(PERSONAL_END) != 1:
+        return None  # no personal part, so nothing to tell visitors apart by
+    after = parts[1].split(PERSONAL_END)[1]
+    personal = render_to_string(PERSONAL_TEMPLATE, request=request).encode()
+    headers = json.loads(stored[1])
+    response = HttpResponse(
+        b"".join((parts[0], PERSONAL_START, personal, PERSONAL_END, after)),
+        content_type=headers.get("Content-Type"),
+    )
+    response.same_for_anonymous_visitors = False
+    response.page_cache_outcome = "personal"
+    return response
 
 
 def _eligible(request):

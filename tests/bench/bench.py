@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from conftest import ROOT, copy_working_tree, inspect, run, wait_until  # the stack suite's helpers
+# The stack suite's helpers.
+from conftest import ROOT, MailCatcher, copy_working_tree, inspect, run, wait_until
 
 ID = f"babyshop-bench-{os.getpid()}"
 LABEL = f"babyshop.bench={ID}"
@@ -26,12 +27,39 @@ LABEL = f"babyshop.bench={ID}"
 PAGES = {"home": "/", "static": None, "healthz": "/healthz"}
 PROXY_HEADERS = ["-H", "Host: localhost", "-H", "X-Forwarded-Proto: https",
                  "-H", "X-Forwarded-For: 203.0.113.7"]  # fmt: skip
+# The pages again for visitors with a session (a log-in, a cart), by name:
+# (page, whose session).
+SESSION_PAGES = {"home, logged in": ("/", "user")}
 SEED = False
+SHOP = False
 # demo: start
-# The demo catalog's pages, with its catalog loaded (seed_demo) for them.
+# The demo catalog's pages, with its catalog loaded (seed_demo) for them, and
+# its checkout (tests/bench/checkouts.py), whose confirmations the worker mails.
 PAGES = {"home": "/", "category": "/category/toys/", "product": "/products/baby-monitor/", **PAGES}
+SESSION_PAGES = {**SESSION_PAGES, "product, logged in": ("/products/baby-monitor/", "user"),
+                 "home, with a cart": ("/", "cart")}  # fmt: skip
 SEED = True
+SHOP = True
 # demo: end
+# Run in a web container: a logged-in user's session and one holding a cart
+# (the demo's, when it is there), each with a CSRF cookie as a browser has,
+# printed as two Cookie headers.
+SESSIONS = """
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils.crypto import get_random_string
+user, _ = get_user_model().objects.get_or_create(username="bench")
+browser = Client()
+browser.force_login(user)
+store = import_module(settings.SESSION_ENGINE).SessionStore()
+store["cart"] = {"1": 2}
+store.create()
+csrf = f"{settings.CSRF_COOKIE_NAME}={get_random_string(32)}"
+print(f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}; {csrf}")
+print(f"{settings.SESSION_COOKIE_NAME}={store.session_key}; {csrf}")
+"""
 DEPENDENCY_STEP = re.compile(r"(pip3?|uv pip) install|apt-get [^&;|]*install|collectstatic")
 
 
@@ -184,7 +212,9 @@ class Bench:
     def prod_up(self):
         settings = {"IMAGE": ID, "TAG": "view", "SITE_DOMAIN": "localhost", "HTTP_PORT": "127.0.0.1:0",
                     "HTTPS_PORT": "127.0.0.1:0", "WEB_CPUS": self.cpus, "WEB_REPLICAS": "1",
-                    "PAGE_CACHE": str(self.page_cache).lower()}  # fmt: skip
+                    "PAGE_CACHE": str(self.page_cache).lower(),
+                    # The MailDev that shop() starts, which the worker mails the confirmations to.
+                    "SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_SECURITY": "NONE"}  # fmt: skip
         (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         run(str(self.work / "scripts" / "make-secrets.sh"), env=self.env())
         say("make prod-up, empty database")
@@ -223,10 +253,10 @@ class Bench:
         return run("docker", "exec", tool, "wrk", *load, "--timeout", "10s", "--latency", *headers, url,
                    check=False)  # fmt: skip
 
-    def load(self, target, tool, base, web, proxy=None, headers=(), curl_options=()):
+    def load(self, target, tool, base, web, proxy=None, headers=(), curl_options=(), pages=PAGES):
         home = self.curl(tool, base + "/", *curl_options, *self.curl_headers(headers)).stdout
         css = re.search(r'<link[^>]*rel="?stylesheet[^>]*href="([^"]+)"', home)
-        for key, path in PAGES.items():
+        for key, path in pages.items():
             url = base + (path or (css.group(1) if css else "/no-stylesheet-on-the-home-page"))
             code = self.curl(tool, url, "--output", "/dev/null", "--write-out", "%{http_code}", *curl_options,
                              *self.curl_headers(headers)).stdout  # fmt: skip
@@ -294,12 +324,47 @@ class Bench:
             f"load: production web, direct, then through Caddy ({self.seconds} s a row after {self.warmup} s)"
         )
         self.load("web", tool, "http://web:8000", web, headers=PROXY_HEADERS)
+        self.session_load("web", tool, "http://web:8000", web, lambda: self.compose(
+            "exec", "-T", "web", "python", "manage.py", "shell", "-c", SESSIONS).stdout)  # fmt: skip
+        if SHOP:
+            self.shop(network)
         # curl never looks localhost up: it is told where the proxy is.
         resolve = ["--resolve", f"localhost:443:{proxy_ip}"]
         self.load("proxy", tool, "https://localhost:443", web, proxy, ["-H", "Host: localhost"], resolve)
         self.figures["memory web"] = self.memory(web)
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10")
         run("docker", "rm", "--force", tool)
+
+    def session_load(self, target, tool, base, web, sessions):
+        """The pages of SESSION_PAGES, each with its visitor's cookies."""
+        cookies = dict(zip(("user", "cart"), sessions().strip().splitlines()[-2:], strict=True))
+        for key, (path, who) in SESSION_PAGES.items():
+            headers = [*PROXY_HEADERS, "-H", f"Cookie: {cookies[who]}"]
+            self.load(target, tool, base, web, headers=headers, pages={key: path})
+
+    def shop(self, network):
+        """Checkouts a second on web, with the worker stopped; then the worker
+        started and timed until it has mailed every confirmation."""
+        stock = ("from products.models import Product; Product.objects.update(stock=10**7); "
+                 "print(Product.objects.get(slug='baby-monitor').pk)")  # fmt: skip
+        product = self.compose("exec", "-T", "web", "python", "manage.py", "shell", "-c", stock).stdout
+        product = product.split()[-1]
+        self.compose("stop", "worker")
+        say(f"load: checkouts on production web, direct ({self.seconds} s, {self.connections} shoppers)")
+        script = ROOT / "tests" / "bench" / "checkouts.py"
+        result = run("docker", "run", "--rm", "--label", LABEL, "--network", network, "--volume",
+                     f"{script}:/bench/checkouts.py:ro", "--entrypoint", "python", f"{ID}:view",
+                     "/bench/checkouts.py", "http://web:8000", "localhost", product, str(self.connections),
+                     str(self.seconds), timeout=600)  # fmt: skip
+        checkouts = json.loads(result.stdout.strip().splitlines()[-1])
+        self.figures["checkouts"] = checkouts
+        say(f"checkouts: {checkouts}")
+        with MailCatcher(type("Stack", (), {"project": ID})) as catcher:
+            say(f"the worker mails {checkouts['checkouts']} confirmations")
+            started = time.monotonic()
+            self.compose("start", "worker")
+            wait_until(lambda: len(catcher.messages()) >= checkouts["checkouts"], "every confirmation", 900)
+            self.figures["mails"] = checkouts["checkouts"] / (time.monotonic() - started)
 
     def seed_style_load(self):
         say("starting the seed-style baseline (migrate, runserver)")
@@ -329,6 +394,8 @@ class Bench:
             run("docker", "exec", web, "python", "manage.py", "seed_demo")
         say("load: seed-style baseline, direct")
         self.load("seed", tool, base, web, headers=PROXY_HEADERS)
+        self.session_load("seed", tool, base, web, lambda: run(
+            "docker", "exec", web, "python", "manage.py", "shell", "-c", SESSIONS).stdout)  # fmt: skip
         self.figures["memory seed"] = self.memory(web)
 
     @staticmethod
@@ -348,6 +415,9 @@ class Bench:
         x_seed = ratio(self.rate("web", "home"), self.rate("seed", "home"))
         of_web = ratio(self.rate("web", "home"), self.rate("web", "healthz"))
         of_proxy = ratio(self.rate("proxy", "home"), self.rate("proxy", "healthz"))
+        with_session = [ratio(self.rate("web", key), self.rate("web", "healthz")) for key in SESSION_PAGES]
+        personal = min(with_session) if all(with_session) else None
+        x_seed_user = ratio(self.rate("web", "home, logged in"), self.rate("seed", "home, logged in"))
         no_steps = "<= {} s, no dependency or collectstatic step"
         figures = [
             ("figure", "value", "goal", "result"),
@@ -370,6 +440,12 @@ class Bench:
              verdict(of_web, of_web is not None and of_web >= 0.5)),
             ("home page req/s / healthz req/s: through Caddy HTTPS", text(of_proxy, "{:.0%}"), ">= 80 %",
              verdict(of_proxy, of_proxy is not None and of_proxy >= 0.8)),
+            ("pages for a visitor with a session / healthz req/s: production web, direct (lowest)",
+             text(personal, "{:.0%}"), ">= 30 %",
+             verdict(personal, personal is not None and personal >= 0.3)),
+            ("logged-in home page req/s: production web / seed-style web", text(x_seed_user, "{:.2f}x"), "-",
+             "reported"),
+            *self.shop_figures(),
             *((f"home p50 / p99: {name}", self.latency(t), "-", "reported") for t, name in NAMES.items()),
             ("web memory after the load: production / seed-style",
              f"{f['memory web']:.0f} / {f['memory seed']:.0f} MiB", "-", "reported"),
@@ -378,14 +454,17 @@ class Bench:
                    "proxy CPU", "vs /healthz")  # fmt: skip
         pages, errors = [heading], 0
         for target, name in NAMES.items():
-            for key, path in PAGES.items():
+            labels = {key: path or "stylesheet (linked)" for key, path in PAGES.items()}
+            if target != "proxy":
+                labels |= {key: f"{path} ({key.split(', ')[1]})" for key, (path, _) in SESSION_PAGES.items()}
+            for key, label in labels.items():
                 row = self.rows.get((target, key), {"error": "not measured"})
                 errors += "error" in row or row["non-2xx"] > 0
                 if "error" in row:
-                    pages.append((name, path or key, row["error"], *[""] * 7))
+                    pages.append((name, label, row["error"], *[""] * 7))
                     continue
                 pages.append((
-                    name, path or "stylesheet (linked)", f"{row['rps']:.0f}", f"{row['p50']:.2f}",
+                    name, label, f"{row['rps']:.0f}", f"{row['p50']:.2f}",
                     f"{row['p99']:.2f}", row["non-2xx"], row["socket"], text(row.get("web CPU"), "{:.0f}%"),
                     text(row.get("proxy CPU"), "{:.0f}%"),
                     text(ratio(row["rps"], self.rate(target, "healthz")), "{:.0%}"),
@@ -409,8 +488,23 @@ class Bench:
             " server closes connections without Content-Length (/healthz), which wrk counts as socket read"
             " errors although the requests succeeded."
         )
+        errors += SHOP and self.figures["checkouts"]["failed"] > 0
         if errors:
             fail(f"{errors} row(s) failed or had non-2xx answers (see the table)")
+
+    def shop_figures(self):
+        if not SHOP:
+            return []
+        done, failed = self.figures["checkouts"], self.figures["checkouts"]["failed"]
+        p50, p99 = (text(done[p], "{:.0f}") for p in ("p50", "p99"))
+        return [
+            (f"checkouts a second, production web at {self.cpus} CPU ({self.connections} shoppers)",
+             f"{done['checkouts'] / done['seconds']:.1f}", "-", "reported"),
+            ("  placing the order, p50 / p99", f"{p50} / {p99} ms", "-", "reported"),
+            ("  checkouts that failed", str(failed), "0", verdict(failed, failed == 0)),
+            ("confirmation mails a second through the worker (SMTP to MailDev)",
+             f"{self.figures['mails']:.1f}", "-", "reported"),
+        ]  # fmt: skip
 
     def latency(self, target):
         row = self.rows.get((target, "home"), {})

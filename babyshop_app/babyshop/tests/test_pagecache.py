@@ -201,28 +201,49 @@ def test_an_evicted_version_is_set_once_and_followed(client):
     assert pagecache.client().get(pagecache.VERSION_KEY) == version
 
 
-def test_logged_in_users_never_get_or_leave_cached_pages(client):
-    """A session cookie means the page is rendered for that user and never
-    stored: A and B each see their own name; an anonymous visitor afterwards
-    gets the anonymous page, which neither of them stored."""
-    pages = {}
-    for name in ("ada", "bob"):
-        browser = Client()
-        browser.force_login(User.objects.create_user(name, password="a-long-enough-Passw0rd"))
-        pages[name] = [browser.get("/layout/") for _ in range(2)]
-    for name, responses in pages.items():
-        for response in responses:
-            assert response["X-Cache"] == "bypass"
+def test_logged_in_users_get_the_stored_page_with_their_own_part(client):
+    """A session cookie: the page stored for anonymous visitors, with only
+    its personal part (personal.html) rendered for this user. A and B each
+    see their own name; nothing they were served is stored, and anonymous
+    visitors still get the anonymous page."""
+    browsers = {}
+    for name in ("ada", "bob"):  # (users.User is a cached model here: first)
+        browsers[name] = Client()
+        browsers[name].force_login(User.objects.create_user(name, password="a-long-enough-Passw0rd"))
+    assert outcomes(client, "/layout/") == ["miss", "hit"]
+    for name, browser in browsers.items():
+        for response in (browser.get("/layout/"), browser.get("/layout/")):
+            assert response["X-Cache"] == "personal"
             assert f"Signed in as <strong>{name}</strong>".encode() in response.content
-    anonymous = client.get("/layout/")
-    assert anonymous["X-Cache"] == "miss", "nothing was stored for A or B"
-    for response in (anonymous, client.get("/layout/")):
+            assert b"Log in" not in response.content
+            assert "Cookie" in response["Vary"]
+    for response in (client.get("/layout/"), client.get("/layout/")):
+        assert response["X-Cache"] == "hit"
         assert b"Signed in as" not in response.content
         assert b"Log in" in response.content
-    # Logged in after the anonymous page was stored: still not served it.
+
+
+def test_with_no_stored_page_a_logged_in_user_gets_it_rendered_and_never_stored(client, ada):
+    """No anonymous visit yet (or a stale one): the view renders the user's
+    page, and it is not stored for anyone else."""
     browser = Client()
-    browser.force_login(User.objects.get(username="ada"))
-    assert b"Signed in as <strong>ada</strong>" in browser.get("/layout/").content
+    browser.force_login(ada)
+    first = browser.get("/layout/")
+    assert first["X-Cache"] == "bypass"
+    assert b"Signed in as <strong>ada</strong>" in first.content
+    assert outcomes(client, "/layout/") == ["miss", "hit"]
+    assert b"Signed in as" not in client.get("/layout/").content
+    pagecache.invalidate()
+    assert browser.get("/layout/")["X-Cache"] == "bypass", "a stale page is never used"
+
+
+def test_a_page_without_a_personal_part_is_rendered_for_a_session(client, ada):
+    """/members/ has no personal part to tell visitors apart by: a visitor
+    with a session gets it rendered, never someone else's copy."""
+    assert outcomes(client, "/members/") == ["miss", "hit"]
+    browser = Client()
+    browser.force_login(ada)
+    assert outcomes(browser, "/members/") == ["bypass", "bypass"]
 
 
 @pytest.mark.parametrize("url", ["/login/", "/register/", "/cookie/", "/nonce/", "/vary/", "/gone/"])

@@ -1,9 +1,11 @@
 """The demo catalog in the page cache: its pages are cached, and its models
 (PAGE_CACHE_MODELS) invalidate them on every admin edit."""
 
+import re
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("page_cache")]
 
@@ -90,3 +92,38 @@ def test_a_deleted_product_leaves_the_cached_pages(client, rattle):
     assert outcomes(client, "/") == ["miss", "hit"]
     rattle.delete()
     assert b"Soft Rattle" not in client.get("/").content
+
+
+def masked(content):
+    """The page, each CSRF token (masked afresh for every response) blanked."""
+    return re.sub(rb'(name="csrfmiddlewaretoken" value=)"[^"]+"', rb'\1""', content)
+
+
+@pytest.mark.parametrize("url", CATALOG_PAGES)
+def test_a_shopper_with_a_session_gets_the_page_they_would_have_been_rendered(
+    client, django_user_model, rattle, settings, url
+):
+    """A logged-in shopper with a cart, and an anonymous one with a cart, get
+    the stored page with their own header (name, cart count, log-out form):
+    byte for byte the page rendered for them without the cache."""
+    rattle.stock = 5
+    rattle.save()
+    shoppers = {"logged in": Client(), "cart only": Client()}
+    ada = django_user_model.objects.create_user("ada", password="a-Long-passw0rd")
+    shoppers["logged in"].force_login(ada)
+    for shopper in shoppers.values():
+        assert shopper.post(f"/cart/add/{rattle.pk}/").status_code == 302
+    assert outcomes(client, url) == ["miss", "hit"]
+    for who, shopper in shoppers.items():
+        served = shopper.get(url)
+        assert served["X-Cache"] == "personal", who
+        assert b"Cart (1)" in served.content, who
+        assert (b"Signed in as <strong>ada</strong>" in served.content) == (who == "logged in")
+        settings.PAGE_CACHE = False
+        rendered = shopper.get(url)
+        settings.PAGE_CACHE = True
+        assert rendered["X-Cache"] == "bypass"
+        assert masked(served.content) == masked(rendered.content), who
+        assert served["Vary"] == rendered["Vary"]
+        assert "Cookie" in served["Vary"]
+        assert served["Content-Security-Policy"] == rendered["Content-Security-Policy"]
