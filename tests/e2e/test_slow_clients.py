@@ -2,6 +2,7 @@
 gunicorn's threads: twice as many slow senders as web has threads, and as
 many slow readers, held for a minute while the site keeps answering."""
 
+import collections
 import json
 import socket
 import ssl
@@ -9,7 +10,7 @@ import statistics
 import threading
 import time
 
-from conftest import client, csrf_token, png
+from conftest import client, csrf_token, inspect, png
 
 HOLD_SECONDS = 60
 ANSWER_WITHIN = 1.0  # seconds, for each GET while the slow clients are held
@@ -34,7 +35,7 @@ class SlowClients:
     def __init__(self, stack):
         self.stack = stack
         self.context = ssl.create_default_context(cafile=stack.http.verify)
-        self.connections = []  # (kind, tls socket, progress: a one-item list)
+        self.connections = []  # (kind, tls socket, progress: [bytes, the error that ended it])
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._feed)
 
@@ -60,26 +61,31 @@ class SlowClients:
             f"csrfmiddlewaretoken={token}&username=slow&password="
         )
         tls.sendall(head.encode())
-        self.connections.append(("sender", tls, [0]))
+        self.connections.append(("sender", tls, [0, None]))
 
     def start_reader(self, path):
         """A GET of a large file read a few bytes at a time through a small
         receive window."""
         tls = self.connect(receive_buffer=4096)
         tls.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost:{self.stack.https_port}\r\n\r\n".encode())
-        self.connections.append(("reader", tls, [0]))
+        self.connections.append(("reader", tls, [0, None]))
 
     def _feed(self):
         while not self.stop.wait(2):
             for kind, tls, progress in self.connections:
+                if progress[1]:
+                    continue
                 try:
                     if kind == "sender":
                         tls.sendall(b"x")
                         progress[0] += 1
                     else:
-                        progress[0] += len(tls.recv(256))
-                except OSError:
-                    progress[0] = -1  # the proxy dropped it: counted below
+                        data = tls.recv(256)
+                        if not data:  # the proxy closed it
+                            raise ConnectionResetError("closed by the proxy")
+                        progress[0] += len(data)
+                except OSError as error:
+                    progress[1] = repr(error)  # the proxy dropped it: counted below
 
     def __enter__(self):
         self.thread.start()
@@ -92,7 +98,15 @@ class SlowClients:
             tls.close()
 
     def alive(self, kind):
-        return sum(1 for k, _, progress in self.connections if k == kind and progress[0] >= 0)
+        return sum(1 for k, _, progress in self.connections if k == kind and not progress[1])
+
+    def errors(self):
+        """How the dropped connections ended, and the proxy's restarts: to
+        tell a proxy that died from one that closed them."""
+        ended = collections.Counter(f"{kind}: {progress[1]}" for kind, _, progress in self.connections)
+        proxy = self.stack.containers("proxy")[0]
+        restarts = inspect(proxy, "{{.RestartCount}} restarts, OOM-killed {{.State.OOMKilled}}")
+        return f"{dict(ended)}; proxy: {restarts}"
 
 
 def timed_gets(stack, paths, seconds):
@@ -135,7 +149,7 @@ def test_slow_senders_and_readers_hold_no_app_thread(stack, figures, request):
             slow.start_reader(media)
         time.sleep(5)  # every one of them has reached the proxy, and web if it would
         took = timed_gets(stack, ["/", "/healthz"], HOLD_SECONDS)
-        senders, readers = slow.alive("sender"), slow.alive("reader")
+        senders, readers, errors = slow.alive("sender"), slow.alive("reader"), slow.errors()
         read = max(progress[0] for kind, _, progress in slow.connections if kind == "reader")
 
     for path, answers in took.items():
@@ -143,8 +157,12 @@ def test_slow_senders_and_readers_hold_no_app_thread(stack, figures, request):
         assert statuses == {200}, (path, statuses)
         slowest = max(seconds for seconds, _ in answers)
         assert slowest < ANSWER_WITHIN, f"{path}: slowest answer {slowest:.2f}s with slow clients held"
-    assert senders == count, f"only {senders} of {count} slow senders were still connected at the end"
-    assert readers == count, f"only {readers} of {count} slow readers were still connected at the end"
+    assert senders == count, (
+        f"only {senders} of {count} slow senders were still connected at the end: {errors}"
+    )
+    assert readers == count, (
+        f"only {readers} of {count} slow readers were still connected at the end: {errors}"
+    )
     assert read < len(picture), "the readers were still reading"
     summary = ", ".join(
         f"{path} {len(answers)} answers, median {statistics.median(s for s, _ in answers) * 1000:.0f} ms, "
