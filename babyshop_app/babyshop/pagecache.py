@@ -220,12 +220,7 @@ def _new_version():
 def _personal_copy(request):
     """For a visitor with a session: the stored page, with its personal part
     rendered for them; None if there is none to use (the view renders)."""
-    if (
-        not settings.PAGE_CACHE
-        or request.method not in ("GET", "HEAD")
-        or settings.SESSION_COOKIE_NAME not in request.COOKIES
-        or time.monotonic() < _skip_until
-    ):
+    if not (settings.PAGE_CACHE and _readable(request) and settings.SESSION_COOKIE_NAME in request.COOKIES):
         return None  # (a visitor without a session is PageCacheMiddleware's)
     key = _key(request)
     if key is None:
@@ -252,12 +247,13 @@ def _personal_copy(request):
     return response
 
 
+def _readable(request):
+    """A request a stored page may answer, while the cache is not skipped."""
+    return request.method in ("GET", "HEAD") and time.monotonic() >= _skip_until
+
+
 def _eligible(request):
-    return (
-        request.method in ("GET", "HEAD")
-        and settings.SESSION_COOKIE_NAME not in request.COOKIES
-        and time.monotonic() >= _skip_until
-    )
+    return _readable(request) and settings.SESSION_COOKIE_NAME not in request.COOKIES
 
 
 def _storable(request, response):
