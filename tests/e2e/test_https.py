@@ -116,7 +116,7 @@ def test_the_proxy_container_is_hardened(stack):
     assert host["CapDrop"] == ["ALL"]
     assert [cap.removeprefix("CAP_") for cap in host["CapAdd"]] == ["NET_BIND_SERVICE"]
     assert "no-new-privileges:true" in host["SecurityOpt"]
-    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (512 * 2**20, 10**9, 256)
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (2**30, 10**9, 256)
     status = stack.exec("proxy", "grep", "-E", "^Cap(Eff|Prm):", "/proc/1/status").stdout.split()
     assert status == ["CapPrm:", "0000000000000400", "CapEff:", "0000000000000400"], "only NET_BIND_SERVICE"
     denied = stack.exec("proxy", "touch", "/srv/written", check=False)
