@@ -8,14 +8,14 @@ and answers a later request for the same page itself, in one round trip to
 the cache, before any other middleware or view runs.
 
 Who: GET and HEAD requests without a session cookie get the stored page.
-One with a session cookie (a cart, a log-in) gets it too, once the whole
-middleware chain has run for it (the session, the user, CSRF): only the part
-of the page between the personal markers of base.html is rendered afresh,
-from personal.html, for this visitor; a page without that part is rendered
-whole. What is stored: only a page rendered for a visitor without a session,
-a 200 whose rendering set no cookie, used no CSRF token and no CSP nonce
-(both must be fresh for each response), and whose view does not vary on
-Cookie.
+One with a session cookie (a cart, a log-in) gets it too, with the part of
+the page between the personal markers of base.html rendered afresh for this
+visitor, from personal.html; of the middleware chain, only what that part
+needs runs, by Django's own methods: the session's, CSRF's and
+authentication's. A page without that part is rendered whole. What is
+stored: only a page rendered for a visitor without a session, a 200 whose
+rendering set no cookie, used no CSRF token and no CSP nonce (both must be
+fresh for each response), and whose view does not vary on Cookie.
 
 The cache is the one Django's is (CACHES["default"]: its server and
 options), reached through one redis-py client per process, not through
@@ -60,7 +60,7 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.exceptions import DisallowedHost
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, transaction
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -90,39 +90,69 @@ _invalidation_pending = False
 
 
 class PageCacheMiddleware:
-    """Serves a stored page before any other middleware runs, and stores the
-    pages the views marked, with every header the other middleware added."""
+    """Serves a stored page before the rest of the middleware runs (for a
+    visitor with a session, with their personal part), and stores the pages
+    the views marked, with every header the other middleware added."""
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # What a page's personal part needs of the chain, run by Django's own
+        # methods (see _personal_copy). Imported here: health.py, which logging
+        # loads before the apps are, imports this module.
+        from django.contrib.auth.middleware import AuthenticationMiddleware
+        from django.contrib.sessions.middleware import SessionMiddleware
+        from django.middleware.csrf import CsrfViewMiddleware
+
+        self.session = SessionMiddleware(get_response)
+        self.csrf = CsrfViewMiddleware(get_response)
+        self.authentication = AuthenticationMiddleware(get_response)
 
     def __call__(self, request):
         key = version = None
         if _invalidation_pending and time.monotonic() >= _skip_until:
             invalidate()
-        if _eligible(request):
-            try:
-                key = _key(request)
-                if key is not None:
-                    version, stored = _lookup(key)
-                    if stored is not None and stored[0] == version:
-                        return _mark(HttpResponse(stored[2], headers=json.loads(stored[1])), "hit")
-            except DisallowedHost:
-                key = None  # the rest of the chain answers it as usual
-            except RedisError as error:
-                _cache_away(error)
-                key = None
+        if _readable(request):
+            key, version, stored = _find(request)
+            if settings.SESSION_COOKIE_NAME in request.COOKIES:
+                key = None  # a page rendered for a visitor with a session is never stored
+                response = stored and self._personal_copy(request, stored)
+                if response:
+                    return response
+            elif stored:
+                return _mark(HttpResponse(stored[2], headers=json.loads(stored[1])), "hit")
         response = self.get_response(request)
         if not hasattr(response, "same_for_anonymous_visitors"):
             return response  # not a page of cache_anonymous_page's
         if key is None:
-            return _mark(response, getattr(response, "page_cache_outcome", "bypass"))
+            return _mark(response, "bypass")
         if _storable(request, response):
             try:
                 client().set(key, _entry(version, response), ex=settings.PAGE_CACHE_SECONDS)
             except RedisError as error:
                 _cache_away(error)
         return _mark(response, "miss")
+
+    def _personal_copy(self, request, stored):
+        """The stored page with its personal part rendered for this visitor,
+        or None (the chain and the view then run as usual)."""
+        parts = stored[2].split(PERSONAL_START)
+        if len(parts) != 2 or parts[1].count(PERSONAL_END) != 1:
+            return None  # no personal part, so nothing to tell visitors apart by
+        after = parts[1].split(PERSONAL_END)[1]
+        self.session.process_request(request)
+        self.csrf.process_request(request)
+        self.authentication.process_request(request)
+        try:
+            personal = render_to_string(PERSONAL_TEMPLATE, request=request).encode()
+            content = b"".join((parts[0], PERSONAL_START, personal, PERSONAL_END, after))
+            headers = json.loads(stored[1])
+            if "Content-Length" in headers:
+                headers["Content-Length"] = str(len(content))
+            response = self.csrf.process_response(request, HttpResponse(content, headers=headers))
+            response = self.session.process_response(request, response)
+        except DatabaseError:
+            return None  # the chain runs: a database that is away gets its 503 there
+        return _mark(response, "personal")
 
 
 def cache_anonymous_page(view):
@@ -131,10 +161,8 @@ def cache_anonymous_page(view):
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
-        response = _personal_copy(request)
-        if response is None:
-            response = view(request, *args, **kwargs)
-            response.same_for_anonymous_visitors = not has_vary_header(response, "Cookie")
+        response = view(request, *args, **kwargs)
+        response.same_for_anonymous_visitors = not has_vary_header(response, "Cookie")
         return response
 
     return wrapper
@@ -217,43 +245,25 @@ def _new_version():
     return secrets.token_hex(8)
 
 
-def _personal_copy(request):
-    """For a visitor with a session: the stored page, with its personal part
-    rendered for them; None if there is none to use (the view renders)."""
-    if not (settings.PAGE_CACHE and _readable(request) and settings.SESSION_COOKIE_NAME in request.COOKIES):
-        return None  # (a visitor without a session is PageCacheMiddleware's)
-    key = _key(request)
-    if key is None:
-        return None
-    try:
-        version, stored = _lookup(key)
-    except RedisError as error:
-        _cache_away(error)
-        return None
-    if stored is None or stored[0] != version:
-        return None
-    parts = stored[2].split(PERSONAL_START)
-    if len(parts) != 2 or parts[1].count(PERSONAL_END) != 1:
-        return None  # no personal part, so nothing to tell visitors apart by
-    after = parts[1].split(PERSONAL_END)[1]
-    personal = render_to_string(PERSONAL_TEMPLATE, request=request).encode()
-    headers = json.loads(stored[1])
-    response = HttpResponse(
-        b"".join((parts[0], PERSONAL_START, personal, PERSONAL_END, after)),
-        content_type=headers.get("Content-Type"),
-    )
-    response.same_for_anonymous_visitors = False
-    response.page_cache_outcome = "personal"
-    return response
-
-
 def _readable(request):
     """A request a stored page may answer, while the cache is not skipped."""
     return request.method in ("GET", "HEAD") and time.monotonic() >= _skip_until
 
 
-def _eligible(request):
-    return _readable(request) and settings.SESSION_COOKIE_NAME not in request.COOKIES
+def _find(request):
+    """(key, version, the stored entry if it is current): key is None if no
+    stored page may answer the request, and then nothing is stored for it."""
+    try:
+        key = _key(request)
+        if key is None:
+            return None, None, None
+        version, stored = _lookup(key)
+    except DisallowedHost:
+        return None, None, None  # the rest of the chain answers it as usual
+    except RedisError as error:
+        _cache_away(error)
+        return None, None, None
+    return key, version, stored if stored is not None and stored[0] == version else None
 
 
 def _storable(request, response):

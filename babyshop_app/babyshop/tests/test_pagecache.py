@@ -237,6 +237,35 @@ def test_with_no_stored_page_a_logged_in_user_gets_it_rendered_and_never_stored(
     assert browser.get("/layout/")["X-Cache"] == "bypass", "a stale page is never used"
 
 
+def test_a_log_in_no_longer_valid_ends_as_django_ends_it(client, ada, settings):
+    """The password changed since the log-in (elsewhere): Django's own check
+    ends the session, as it would without the cache; the visitor gets the
+    page for anonymous visitors and the session cookie is deleted."""
+    browser = Client()
+    browser.force_login(ada)
+    ada.set_password("another-long-Passw0rd")
+    ada.save()
+    assert outcomes(client, "/layout/") == ["miss", "hit"]
+    response = browser.get("/layout/")
+    assert response["X-Cache"] == "personal"
+    assert b"Signed in as" not in response.content
+    assert b"Log in" in response.content
+    deleted = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert (deleted.value, deleted["max-age"]) == ("", 0)
+
+
+def test_a_database_that_is_away_gets_its_503_for_a_session(client, ada, monkeypatch):
+    """A stored page, but the session cannot be read: the chain runs and
+    answers as it does when the database is away, not with an error."""
+    browser = Client(raise_request_exception=False)
+    browser.force_login(ada)
+    assert outcomes(client, "/layout/") == ["miss", "hit"]
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "PORT", "1")
+    assert browser.get("/layout/").status_code == 503
+    assert client.get("/layout/")["X-Cache"] == "hit", "anonymous visitors need no database"
+
+
 def test_a_page_without_a_personal_part_is_rendered_for_a_session(client, ada):
     """/members/ has no personal part to tell visitors apart by: a visitor
     with a session gets it rendered, never someone else's copy."""
