@@ -35,9 +35,9 @@ def page_cache(settings, monkeypatch):
     memory of a cache that was away."""
     settings.PAGE_CACHE = True
     settings.MIDDLEWARE = [
-        settings.MIDDLEWARE[0],
+        *settings.MIDDLEWARE[:2],
         "babyshop.pagecache.PageCacheMiddleware",
-        *settings.MIDDLEWARE[1:],
+        *settings.MIDDLEWARE[2:],
     ]
     monkeypatch.setattr(pagecache, "_skip_until", 0.0)
     monkeypatch.setattr(pagecache, "_invalidation_pending", False)

@@ -7,6 +7,7 @@ from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
 from babyshop.config import reported
+from babyshop.logs import JsonFormatter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "babyshop.settings")
 
@@ -39,22 +40,23 @@ forwarded_allow_ips = (
 # The control socket (gunicornc) is for long-lived hosts; in a container the
 # container itself is what one restarts or scales.
 control_socket_disable = True
-# One line per request (minus healthchecks) with GUNICORN_ACCESS_LOG=true.
-accesslog = "-" if server["access_log"] else None
+# No access log: the app writes a line per request (babyshop/logs.py), with
+# its id, view, user and duration.
 errorlog = "-"
 loglevel = settings.LOG_LEVEL.lower()
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
-class AccessLogWithoutHealthchecks(Logger):
-    """The access log, minus Docker's own /healthz probe every few seconds."""
+class FormattedLogger(Logger):
+    """gunicorn's own lines (start, workers, timeouts) in LOG_FORMAT too."""
 
-    def access(self, resp, req, environ, request_time):
-        if environ.get("PATH_INFO") != "/healthz":
-            super().access(resp, req, environ, request_time)
+    def setup(self, cfg):
+        super().setup(cfg)
+        if settings.LOG_FORMAT == "JSON":
+            for handler in self.error_log.handlers:
+                handler.setFormatter(JsonFormatter())
 
 
-logger_class = AccessLogWithoutHealthchecks
+logger_class = FormattedLogger
 
 
 class StopListeningWorker(ThreadWorker):

@@ -1,18 +1,23 @@
 from django.apps import AppConfig
 from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import pre_save
 
 
 class BabyshopConfig(AppConfig):
     """The project package as an app: it carries the operational commands
     (wait_for_db, migrate_locked) that the container entrypoint runs, and
-    wires the log-in throttle and the page cache's invalidation."""
+    wires the log-in throttle, the page cache's invalidation and the request
+    ids of tasks."""
 
     name = "babyshop"
     verbose_name = "babyshop operations"
 
     def ready(self):
-        # Both import models: only once the apps are loaded.
-        from babyshop import pagecache, throttle
+        # These import models: only once the apps are loaded.
+        from django_tasks_db.models import DBTaskResult
+
+        from babyshop import logs, pagecache, throttle
 
         user_logged_in.connect(throttle.forget_own_failures)
         pagecache.connect()
+        pre_save.connect(logs.remember_request, sender=DBTaskResult, dispatch_uid="logs:task-request")

@@ -142,10 +142,3 @@ class DatabaseUnavailableMiddleware:
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = str(RETRY_AFTER)
         return response
-
-
-class QuietHealthchecks(logging.Filter):
-    """Drop runserver's log line for /healthz (the dev healthcheck polls it)."""
-
-    def filter(self, record):
-        return '"GET /healthz ' not in record.getMessage()

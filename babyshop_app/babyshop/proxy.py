@@ -17,6 +17,12 @@ def came_through_proxy(request):
     return any(header in request.META for header in FORWARDED_HEADERS)
 
 
+def from_trusted_proxy(request):
+    """True when a proxy in FORWARDED_ALLOW_IPS relayed the request: then
+    what it says about the request (X-Forwarded-For, X-Request-ID) stands."""
+    return came_through_proxy(request) and _trusted(request.META.get("REMOTE_ADDR", ""))
+
+
 def _trusted(peer):
     if settings.FORWARDED_ALLOW_IPS is None:
         return True

@@ -105,6 +105,8 @@ MIDDLEWARE = [
     # First: answers /healthz and /readyz before host validation and HTTPS
     # redirects, so container healthchecks work on 127.0.0.1.
     "babyshop.health.HealthCheckMiddleware",
+    # Each request's id, and its line in the log (babyshop/logs.py).
+    "babyshop.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -176,9 +178,10 @@ PAGE_CACHE_MODELS = [
     # demo: end
 ]
 if PAGE_CACHE:
-    # Right after the health checks: a stored page is answered before any
-    # other middleware runs, with the headers they gave it when it was stored.
-    MIDDLEWARE.insert(1, "babyshop.pagecache.PageCacheMiddleware")
+    # Right after the health checks and the request log: a stored page is
+    # answered before any other middleware runs, with the headers they gave
+    # it when it was stored.
+    MIDDLEWARE.insert(2, "babyshop.pagecache.PageCacheMiddleware")
 CACHE_URL = config.cache_url("CACHE_URL")
 if PAGE_CACHE and not CACHE_URL:
     raise config.ConfigError(
@@ -400,8 +403,10 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Its warnings name the username and address, as the access log does.
 AXES_SENSITIVE_PARAMETERS = []
 
-# Everything to stdout, one line per record, for `docker compose logs`.
+# Everything to stdout, one line per record, for `docker compose logs`: plain
+# text, or one JSON object per line for a log collector (babyshop/logs.py).
 LOG_LEVEL = config.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), "INFO")
+LOG_FORMAT = config.choice("LOG_FORMAT", ("PLAIN", "JSON"), "PLAIN")
 
 # Container start-up (entrypoint.sh runs `manage.py prestart`, which loads
 # these settings, so a bad value anywhere stops the container before gunicorn).
@@ -421,29 +426,27 @@ GUNICORN = {
     # open to it, which stalled requests through Caddy for seconds under load
     # (make bench). Set it only if memory grows.
     "max_requests": config.integer("GUNICORN_MAX_REQUESTS", default=0),
-    # Off by default: the proxy logs every request already (with the real
-    # client address), and a line per request was a quarter of the cost of a
-    # cached page (make bench).
-    "access_log": config.boolean("GUNICORN_ACCESS_LOG", default=False),
 }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "babyshop.logs.JsonFormatter"},
     },
-    "filters": {"quiet_healthchecks": {"()": "babyshop.health.QuietHealthchecks"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "plain",
-            "filters": ["quiet_healthchecks"],
+            "formatter": LOG_FORMAT.lower(),
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        # runserver's own line per request (development): RequestLogMiddleware
+        # writes one already, so only its 4xx and 5xx lines stay.
+        "django.server": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
         # django-axes narrates every attempt at INFO; failures and lock-outs are WARNINGs.
         "axes": {"level": "WARNING"},
     },

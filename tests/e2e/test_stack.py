@@ -1,12 +1,19 @@
 """The production stack (docker-compose.prod.yml) as a user meets it."""
 
+import json
 import re
 
 import pytest
 
 from conftest import PROJECT, TAG, Stack, inspect, last_line, make, png, run, wait_until
 
-MIGRATION_LINE = re.compile(r"^\s*Applying (\S+)\.\.\. OK$", re.MULTILINE)
+MIGRATION_LINE = re.compile(r"\s*Applying (\S+)\.\.\. OK")
+
+
+def migrations_applied(log):
+    """The migrations a container's start applied, from its JSON log lines."""
+    messages = (json.loads(line)["message"] for line in log.splitlines() if line.startswith("{"))
+    return [match[1] for message in messages if (match := MIGRATION_LINE.fullmatch(message))]
 
 
 def test_the_stack_becomes_healthy(stack):
@@ -19,7 +26,7 @@ def test_the_stack_becomes_healthy(stack):
 
 
 def test_the_entrypoint_migrated_at_start_and_the_image_never_did(stack, image):
-    applied = MIGRATION_LINE.findall(stack.logs("web"))
+    applied = migrations_applied(stack.logs("web"))
     assert "users.0001_initial" in applied
     assert "sessions.0001_initial" in applied
     plan = stack.exec("web", "python", "manage.py", "showmigrations", "--plan").stdout
@@ -147,7 +154,7 @@ def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
     for container in containers:
         assert inspect(container, "{{.State.Health.Status}}") == "healthy"
         assert inspect(container, "{{.RestartCount}}") == "0"
-        applied += MIGRATION_LINE.findall(run("docker", "logs", container).stdout)
+        applied += migrations_applied(run("docker", "logs", container).stdout)
     rows = int(crowd.psql("SELECT count(*) FROM django_migrations"))
     assert rows > 10
     # Every migration was applied by exactly one of the three containers.

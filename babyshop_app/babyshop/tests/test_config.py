@@ -1,5 +1,6 @@
 """Settings come from the environment and fail with one clear line."""
 
+import json
 import os
 import re
 import subprocess
@@ -408,6 +409,7 @@ class TestOnePlace:
             ("FORWARDED_ALLOW_IPS", "the proxy", "FORWARDED_ALLOW_IPS='the proxy' is not valid"),
             ("MAX_REQUEST_BODY", "1000", "MAX_REQUEST_BODY=1000 is not above MAX_UPLOAD_SIZE=10485760"),
             ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT='0' is not valid"),
+            ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' is not valid: expected one of PLAIN, JSON"),
         ],
     )
     def test_the_container_start_step_reports_it(self, name, value, message):
@@ -422,20 +424,38 @@ class TestOnePlace:
         )  # fmt: skip
         assert_config_error(result, "GUNICORN_THREADS='lots' is not valid")
 
-    SHOW = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['bind'], c['loglevel'], c['accesslog'])"  # noqa: E501
+    SHOW = (
+        "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(c['workers'], c['bind'], c['loglevel'], c.get('accesslog'))"
+    )
 
     def test_gunicorn_gets_the_values(self):
         result = manage(
             "-c", self.SHOW, program=(sys.executable,), WEB_CONCURRENCY="3", PORT="9000", LOG_LEVEL="warning",
-            GUNICORN_ACCESS_LOG="true",
         )  # fmt: skip
-        assert result.stdout.strip() == "3 0.0.0.0:9000 warning -", result.stderr
+        assert result.stdout.strip() == "3 0.0.0.0:9000 warning None", result.stderr
 
-    def test_gunicorn_writes_no_access_log_by_default(self):
-        """The proxy logs every request; a second line per request from
-        gunicorn is opt-in."""
-        result = manage("-c", self.SHOW, program=(sys.executable,))
-        assert result.stdout.strip().endswith(" None"), result.stderr
+    GUNICORN_LINE = (
+        "import runpy; from gunicorn.config import Config; c = runpy.run_path('gunicorn.conf.py'); "
+        "config = Config(); config.set('errorlog', '-'); "
+        "c['logger_class'](config).error('worker %s timed out', 7)"
+    )
+
+    @pytest.mark.parametrize("log_format", ["JSON", "PLAIN"])
+    def test_gunicorn_logs_its_own_lines_in_the_log_format(self, log_format):
+        """gunicorn writes no access log (the app logs each request): its
+        own lines, in LOG_FORMAT."""
+        result = manage("-c", self.GUNICORN_LINE, program=(sys.executable,), LOG_FORMAT=log_format)
+        (line,) = result.stderr.strip().splitlines()
+        if log_format == "JSON":
+            entry = json.loads(line)
+            assert (entry["level"], entry["logger"], entry["message"]) == (
+                "ERROR",
+                "gunicorn.error",
+                "worker 7 timed out",
+            )
+        else:
+            assert line.endswith("[ERROR] worker 7 timed out")
 
     def test_a_value_starting_with_a_dollar_is_taken_as_it_is(self, monkeypatch):
         """django-environ's Env would read "$HOME" as the value of HOME."""

@@ -136,7 +136,8 @@ def test_a_shopper_with_a_session_gets_the_page_they_would_have_been_rendered(
 
 
 def headers(response):
-    return {name: value for name, value in response.items() if name != "Set-Cookie"}
+    """Its headers but the cookies and the request's id (one per request)."""
+    return {name: value for name, value in response.items() if name not in ("Set-Cookie", "X-Request-ID")}
 
 
 def cookies(response):

@@ -27,6 +27,7 @@ class Command(BaseCommand):
             self.stdout.write("waiting for the migration lock")
             cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
             try:
-                call_command("migrate", interactive=False, verbosity=options["verbosity"])
+                output = {"stdout": self.stdout, "stderr": self.stderr}  # (prestart's: the log)
+                call_command("migrate", interactive=False, verbosity=options["verbosity"], **output)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])

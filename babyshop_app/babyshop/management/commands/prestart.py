@@ -12,6 +12,7 @@ runs in this same process, which has started Django already (docs/image.md,
 """
 
 import argparse
+import logging
 import sys
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 from gunicorn.app.wsgiapp import run
+
+from babyshop import logs
 
 
 class Command(BaseCommand):
@@ -29,11 +32,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, gunicorn, **options):
         if settings.MIGRATE_ON_START:
-            call_command("wait_for_db", timeout=settings.DB_WAIT_TIMEOUT)
-            call_command("migrate_locked", verbosity=1)
+            # What these commands print goes to the log, in LOG_FORMAT.
+            log = logging.getLogger("babyshop.start")
+            output = {"stdout": logs.LineLog(log), "stderr": logs.LineLog(log, logging.WARNING)}
+            call_command("wait_for_db", timeout=settings.DB_WAIT_TIMEOUT, **output)
+            call_command("migrate_locked", verbosity=1, **output)
             # demo: start
             if settings.SEED_DEMO:
-                call_command("seed_demo")
+                call_command("seed_demo", **output)
             # demo: end
         if gunicorn:
             connections.close_all()  # its workers, forked from this process, open their own

@@ -46,7 +46,7 @@ from django.utils.crypto import get_random_string
 from django.utils.json import normalize_json
 from django_tasks_db.models import DBTaskResult
 
-from babyshop import mail, schedule
+from babyshop import logs, mail, schedule
 
 logger = logging.getLogger("babyshop.worker")
 
@@ -86,17 +86,19 @@ def run_one(queues, worker_id):
             # worker may have it, so it is tried again like any failure.
             _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
             return True
-        task_started.send(sender=type(task.get_backend()), task_result=row.task_result)
-        try:
-            with transaction.atomic():  # a savepoint: a failed attempt's writes are undone
-                row.return_value = normalize_json(
-                    task.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
-                )
-        except Exception as exc:
-            _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
-        else:
-            _finish(row, None, retry=False)
-        task_finished.send(sender=type(task.get_backend()), task_result=row.task_result)
+        with logs.task_context(row):
+            # (Django logs each task's start and end, on these signals.)
+            task_started.send(sender=type(task.get_backend()), task_result=row.task_result)
+            try:
+                with transaction.atomic():  # a savepoint: a failed attempt's writes are undone
+                    row.return_value = normalize_json(
+                        task.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
+                    )
+            except Exception as exc:
+                _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
+            else:
+                _finish(row, None, retry=False)
+            task_finished.send(sender=type(task.get_backend()), task_result=row.task_result)
     return True
 
 
@@ -115,6 +117,11 @@ def _finish(row, exc, retry):
     else:
         row.status = TaskResultStatus.FAILED if exc else TaskResultStatus.SUCCESSFUL
         row.finished_at = timezone.now()
+        if exc:
+            logger.error(
+                "task %s (%s) failed on attempt %d, the last: kept as failed, to retry in the admin",
+                row.id, row.task_path, len(row.worker_ids), exc_info=exc,
+            )  # fmt: skip
     row.save()
 
 
