@@ -174,6 +174,11 @@ COPY --from=static /app/staticfiles /app/staticfiles
 WORKDIR /app
 COPY babyshop_app/ /app/
 
+# The git revision built (make push and CI pass it; empty otherwise): error
+# reports name it as their release. After the code, as it changes as often.
+ARG REVISION=""
+ENV REVISION=$REVISION
+
 # Numeric, so that Kubernetes' runAsNonRoot and `docker inspect` can verify it.
 USER 10001:10001
 EXPOSE 8000

@@ -257,6 +257,7 @@ push: ## Build the production image with OCI labels, push it as :<git sha> and :
 	  --label org.opencontainers.image.title=babyshop \
 	  --label org.opencontainers.image.source="$$(git remote get-url origin 2>/dev/null | sed -E 's#^([a-z][a-z0-9+.-]*://)[^/]*@#\1#' || pwd)" \
 	  --label org.opencontainers.image.revision="$$(git rev-parse HEAD)" \
+	  --build-arg REVISION="$$(git rev-parse HEAD)" \
 	  --label org.opencontainers.image.version="$$(git describe --tags --always --dirty)" \
 	  --label org.opencontainers.image.created="$$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	  --tag $(REGISTRY)/$(IMAGE):$(GIT_SHA) --tag $(REGISTRY)/$(IMAGE):latest .

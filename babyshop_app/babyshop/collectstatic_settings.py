@@ -32,7 +32,7 @@ def package_dir(name):
 
 
 INSTALLED_APPS = ["django.contrib.staticfiles"]
-# The settings' log filters live in modules the stage does not have.
+# The settings' log formatter lives in a module the stage does not have.
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 STATICFILES_DIRS = [
     *STATICFILES_DIRS,

@@ -236,6 +236,21 @@ def _server_url(name, value, schemes, expected):
     return parts
 
 
+def sentry_dsn(name="SENTRY_DSN"):
+    """A Sentry DSN, https://KEY@HOST/PROJECT (SENTRY_DSN or SENTRY_DSN_FILE);
+    None when unset. Its key is never shown in an error."""
+    value = _raw(name)
+    if value is None:
+        return None
+    expected = "expected the project's DSN, e.g. https://KEY@o1.ingest.sentry.io/42"
+    parts = _server_url(name, value, ("https", "http"), expected)
+    if not parts.username:
+        raise ConfigError(f"{name} lacks its key (https://KEY@...): {expected}")
+    if not re.fullmatch(r"/(?:[^/]+/)*\d+", parts.path):
+        raise ConfigError(f"{name} lacks its project number at the end of the path: {expected}")
+    return value
+
+
 def database(name="DATABASE_URL", password_name="DATABASE_PASSWORD", default=None):  # noqa: S107 (a variable's name)
     """A PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/NAME (default when unset).
 

@@ -89,7 +89,7 @@ class RequestLogMiddleware:
             if response.get("X-Cache") == "hit":
                 return response  # the proxy's line, with this id, is the line
             duration = round((time.perf_counter() - started) * 1000, 1)
-            path = _logged_path(request)
+            path = masked_path(request.path, request.resolver_match)
             requests_logger.info(
                 "%s %s %s %sms",
                 request.method,
@@ -120,9 +120,9 @@ def _fields(request, response, path, duration):
     return fields
 
 
-def _logged_path(request):
-    path = request.path
-    match = request.resolver_match
+def masked_path(path, match):
+    """The path with the URL arguments in SECRET_URL_ARGUMENTS replaced by
+    [secret]; match is what resolving it gave (None: unresolved)."""
     for name in SECRET_URL_ARGUMENTS & set(match.kwargs if match else ()):
         path = path.replace(str(match.kwargs[name]), "[secret]")
     return path
@@ -149,13 +149,24 @@ def task_context(row):
 
 class LineLog(io.TextIOBase):
     """A file for a management command's output whose every line is a log
-    record: what prestart's commands print is in LOG_FORMAT too."""
+    record: what prestart's commands print is in LOG_FORMAT too. A line
+    written in pieces (migrate's "Applying ...", then " OK") is one record;
+    an unfinished last line is written on close."""
 
     def __init__(self, logger, level=logging.INFO):
-        self.logger, self.level = logger, level
+        self.logger, self.level, self.pending = logger, level, ""
 
     def write(self, text):
-        for line in text.splitlines():
-            if line.strip():
-                self.logger.log(self.level, line.rstrip())
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self._log(line)
         return len(text)
+
+    def close(self):
+        self._log(self.pending)
+        self.pending = ""
+        super().close()
+
+    def _log(self, line):
+        if line.strip():
+            self.logger.log(self.level, line.rstrip())

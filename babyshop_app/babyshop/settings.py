@@ -451,3 +451,19 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Error reports (babyshop/errors.py, docs/operations.md): off unless
+# SENTRY_DSN is set. The release is the image's git revision (REVISION).
+SENTRY_DSN = config.sentry_dsn()
+SENTRY_ENVIRONMENT = config.string("SENTRY_ENVIRONMENT", "production")
+SENTRY_TRACES_SAMPLE_RATE = config.number("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_TRACES_SAMPLE_RATE > 1:
+    raise config.ConfigError(
+        f"SENTRY_TRACES_SAMPLE_RATE={SENTRY_TRACES_SAMPLE_RATE:g} is not valid: "
+        "expected 0 (no traces) to 1 (every request)"
+    )
+REVISION = config.string("REVISION", "")
+if SENTRY_DSN:
+    from babyshop import errors
+
+    errors.init(SENTRY_DSN, SENTRY_ENVIRONMENT, REVISION, SENTRY_TRACES_SAMPLE_RATE)

@@ -215,7 +215,8 @@ class Bench:
                     "PAGE_CACHE": str(self.page_cache).lower(),
                     # The MailDev that shop() starts, which the worker mails the confirmations to.
                     "SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_SECURITY": "NONE"}  # fmt: skip
-        (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        self.settings = settings
+        self.write_env()
         run(str(self.work / "scripts" / "make-secrets.sh"), env=self.env())
         say("make prod-up, empty database")
         make = ["make", "--no-print-directory", "-C", str(self.work), "prod-up", f"COMPOSE_PROJECT_NAME={ID}"]
@@ -225,6 +226,10 @@ class Bench:
             fail(f"make prod-up failed:\n{result.stderr[-3000:]}")
         if SEED:
             self.compose("exec", "-T", "web", "python", "manage.py", "seed_demo")
+
+    def write_env(self, **changes):
+        settings = {**self.settings, **changes}
+        (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
 
     # ---- 3. and 4. load ---------------------------------------------------------------
 
@@ -324,8 +329,11 @@ class Bench:
             f"load: production web, direct, then through Caddy ({self.seconds} s a row after {self.warmup} s)"
         )
         self.load("web", tool, "http://web:8000", web, headers=PROXY_HEADERS)
-        self.session_load("web", tool, "http://web:8000", web, lambda: self.compose(
+        cookies = self.session_cookies(lambda: self.compose(
             "exec", "-T", "web", "python", "manage.py", "shell", "-c", SESSIONS).stdout)  # fmt: skip
+        self.session_load("web", tool, "http://web:8000", web, cookies)
+        self.log_cost(tool, cookies["user"])
+        web = self.compose("ps", "--quiet", "web").stdout.strip()  # (a new container)
         if SHOP:
             self.shop(network)
         # curl never looks localhost up: it is told where the proxy is.
@@ -335,12 +343,47 @@ class Bench:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10")
         run("docker", "rm", "--force", tool)
 
-    def session_load(self, target, tool, base, web, sessions):
+    @staticmethod
+    def session_cookies(sessions):
+        """The Cookie headers of a logged-in user and a cart holder (SESSIONS' output)."""
+        return dict(zip(("user", "cart"), sessions().strip().splitlines()[-2:], strict=True))
+
+    def session_load(self, target, tool, base, web, cookies):
         """The pages of SESSION_PAGES, each with its visitor's cookies."""
-        cookies = dict(zip(("user", "cart"), sessions().strip().splitlines()[-2:], strict=True))
         for key, (path, who) in SESSION_PAGES.items():
             headers = [*PROXY_HEADERS, "-H", f"Cookie: {cookies[who]}"]
             self.load(target, tool, base, web, headers=headers, pages={key: path})
+
+    def log_cost(self, tool, user):
+        """The home page, anonymous (a page-cache hit) and logged in, with web's
+        line per request and without it (LOG_LEVEL=WARNING), measured in the
+        order with, without, without, with, so that drift cancels out."""
+        say("load: web's request log, on and off")
+        pages = {"home": [], "home, logged in": ["-H", f"Cookie: {user}"]}
+        runs = {}
+        for number, variant in enumerate(("with", "without", "without", "with")):
+            if number in (1, 3):
+                self.write_env(**({"LOG_LEVEL": "WARNING"} if variant == "without" else {}))
+                self.compose("up", "--detach", "--wait", "--no-deps", "web")
+            for key, cookie in pages.items():
+                headers = [*PROXY_HEADERS, *cookie]
+                if self.warmup:
+                    self.wrk(tool, "http://web:8000/", self.warmup, headers)
+                row = self.parse(self.wrk(tool, "http://web:8000/", self.seconds, headers).stdout)
+                if row is None:
+                    fail(f"wrk failed on the home page ({key}, request log {variant})")
+                runs.setdefault((key, variant), []).append(row)
+        self.figures["log cost"] = {
+            key: {
+                variant: {
+                    measure: sum(row[measure] for row in rows) / len(rows) for measure in ("rps", "p99")
+                }
+                for (page, variant), rows in runs.items()
+                if page == key
+            }
+            for key in pages
+        }
+        say(f"request log: {self.figures['log cost']}")
 
     def shop(self, network):
         """Checkouts a second on web, with the worker stopped; then the worker
@@ -394,8 +437,9 @@ class Bench:
             run("docker", "exec", web, "python", "manage.py", "seed_demo")
         say("load: seed-style baseline, direct")
         self.load("seed", tool, base, web, headers=PROXY_HEADERS)
-        self.session_load("seed", tool, base, web, lambda: run(
+        cookies = self.session_cookies(lambda: run(
             "docker", "exec", web, "python", "manage.py", "shell", "-c", SESSIONS).stdout)  # fmt: skip
+        self.session_load("seed", tool, base, web, cookies)
         self.figures["memory seed"] = self.memory(web)
 
     @staticmethod
@@ -446,6 +490,7 @@ class Bench:
             ("logged-in home page req/s: production web / seed-style web", text(x_seed_user, "{:.2f}x"), "-",
              "reported"),
             *self.shop_figures(),
+            *self.log_cost_figures(),
             *((f"home p50 / p99: {name}", self.latency(t), "-", "reported") for t, name in NAMES.items()),
             ("web memory after the load: production / seed-style",
              f"{f['memory web']:.0f} / {f['memory seed']:.0f} MiB", "-", "reported"),
@@ -505,6 +550,19 @@ class Bench:
             ("confirmation mails a second through the worker (SMTP to MailDev)",
              f"{self.figures['mails']:.1f}", "-", "reported"),
         ]  # fmt: skip
+
+    def log_cost_figures(self):
+        rows = []
+        for key, measured in self.figures["log cost"].items():
+            fewer = 1 - measured["with"]["rps"] / measured["without"]["rps"]
+            rows += [
+                (f"{key}: req/s fewer with web's request log than without (web, direct)", f"{fewer:.1%}",
+                 "<= 5 %", verdict(fewer, fewer <= 0.05)),
+                ("  req/s, p99 ms: with / without",
+                 f"{measured['with']['rps']:.0f}, {measured['with']['p99']:.1f} / "
+                 f"{measured['without']['rps']:.0f}, {measured['without']['p99']:.1f}", "-", "reported"),
+            ]  # fmt: skip
+        return rows
 
     def latency(self, target):
         row = self.rows.get((target, "home"), {})

@@ -166,6 +166,16 @@ def test_what_the_container_start_prints_is_logged(settings, json_log):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_each_migration_applied_at_start_is_one_line(json_log):
+    """migrate prints "  Applying ..." and then " OK": one line in the log."""
+    call_command("migrate", "sessions", "zero", verbosity=0)
+    with logs.LineLog(logging.getLogger("babyshop.start")) as out:
+        call_command("migrate_locked", verbosity=1, stdout=out)
+    messages = [line["message"] for line in json_log() if line["logger"] == "babyshop.start"]
+    assert "  Applying sessions.0001_initial... OK" in messages, messages
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("page_cache")
 def test_a_page_the_cache_answers_has_an_id_but_no_line_of_webs(client, json_log):
     """The proxy logs it, with the same id; web's line would cost a cached
@@ -174,3 +184,12 @@ def test_a_page_the_cache_answers_has_an_id_but_no_line_of_webs(client, json_log
     assert (rendered["X-Cache"], served["X-Cache"]) == ("miss", "hit")
     assert served["X-Request-ID"] != rendered["X-Request-ID"]
     assert [line["request_id"] for line in request_lines(json_log())] == [rendered["X-Request-ID"]]
+
+
+def test_a_line_printed_in_pieces_is_one_record(json_log):
+    """migrate prints "  Applying app.0001_initial..." and then " OK"."""
+    with logs.LineLog(logging.getLogger("babyshop.start")) as out:
+        out.write("  Applying app.0001_initial...")
+        out.flush()
+        out.write(" OK\n\nunfinished")
+    assert [line["message"] for line in json_log()] == ["  Applying app.0001_initial... OK", "unfinished"]

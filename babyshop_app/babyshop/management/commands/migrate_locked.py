@@ -27,7 +27,9 @@ class Command(BaseCommand):
             self.stdout.write("waiting for the migration lock")
             cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
             try:
-                output = {"stdout": self.stdout, "stderr": self.stderr}  # (prestart's: the log)
+                # The streams this command was given (prestart's: the log), as
+                # they are: a wrapper of them would end every write with a newline.
+                output = {name: options[name] for name in ("stdout", "stderr") if options.get(name)}
                 call_command("migrate", interactive=False, verbosity=options["verbosity"], **output)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])

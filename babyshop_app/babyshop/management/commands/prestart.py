@@ -34,13 +34,13 @@ class Command(BaseCommand):
         if settings.MIGRATE_ON_START:
             # What these commands print goes to the log, in LOG_FORMAT.
             log = logging.getLogger("babyshop.start")
-            output = {"stdout": logs.LineLog(log), "stderr": logs.LineLog(log, logging.WARNING)}
-            call_command("wait_for_db", timeout=settings.DB_WAIT_TIMEOUT, **output)
-            call_command("migrate_locked", verbosity=1, **output)
-            # demo: start
-            if settings.SEED_DEMO:
-                call_command("seed_demo", **output)
-            # demo: end
+            with logs.LineLog(log) as stdout, logs.LineLog(log, logging.WARNING) as stderr:
+                call_command("wait_for_db", timeout=settings.DB_WAIT_TIMEOUT, stdout=stdout, stderr=stderr)
+                call_command("migrate_locked", verbosity=1, stdout=stdout, stderr=stderr)
+                # demo: start
+                if settings.SEED_DEMO:
+                    call_command("seed_demo", stdout=stdout, stderr=stderr)
+                # demo: end
         if gunicorn:
             connections.close_all()  # its workers, forked from this process, open their own
             sys.argv = gunicorn

@@ -109,10 +109,14 @@ def _finish(row, exc, retry):
     if retry:
         row.status = TaskResultStatus.READY
         row.run_after = timezone.now() + retry_delay(len(row.worker_ids))
-        logger.warning(
+        # An error the first time, with its traceback (an error report when
+        # SENTRY_DSN is set): a bug shows at once, not after every attempt.
+        logger.log(
+            logging.ERROR if len(row.worker_ids) == 1 else logging.WARNING,
             "task %s (%s) failed on attempt %d of %d, tried again at %s: %s",
             row.id, row.task_path, len(row.worker_ids), settings.TASK_MAX_ATTEMPTS,
             row.run_after.isoformat(timespec="seconds"), type(exc).__name__,
+            exc_info=exc if len(row.worker_ids) == 1 else None,
         )  # fmt: skip
     else:
         row.status = TaskResultStatus.FAILED if exc else TaskResultStatus.SUCCESSFUL
