@@ -5,9 +5,9 @@ proxy's log, web's and the worker's (docs/operations.md)."""
 import json
 import re
 
-from test_mail import new_user
+from test_mail import ask_for_a_reset, new_user
 
-from conftest import anonymous, csrf_token
+from conftest import anonymous
 
 
 def json_lines(text):
@@ -27,23 +27,13 @@ def test_one_request_is_followed_by_its_id_through_proxy_web_and_worker(stack, c
     The reset link's token is in no log, the user's address in neither
     web's nor the worker's."""
     _, address = new_user(stack)
-    visitor = anonymous(stack)
-    page = stack.url + "/accounts/password-reset/"
-    form = visitor.get(page, timeout=10)
-    asked = visitor.post(
-        page,
-        data={"csrfmiddlewaretoken": csrf_token(form), "email": address},
-        headers={"Referer": page},
-        timeout=10,
-        allow_redirects=False,
-    )
-    assert asked.status_code == 302
+    asked = ask_for_a_reset(stack, address)
     rid = asked.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f-]{36}", rid), "the proxy's id (a UUID), not one web made"
     message = catcher.wait_for(address)
     link = re.search(r"https://localhost:\d+(/accounts/password-reset/\S+/)", message["text"]).group(1)
     token = link.rstrip("/").rsplit("/", 1)[1]
-    assert visitor.get(stack.url + link, timeout=10).status_code == 200
+    assert anonymous(stack).get(stack.url + link, timeout=10).status_code == 200
 
     proxy = [line for line in stack.logs("proxy").splitlines() if line.startswith("{")]
     web, worker = json_lines(stack.logs("web")), json_lines(stack.logs("worker"))

@@ -22,6 +22,8 @@ def new_user(stack):
 
 
 def ask_for_a_reset(stack, address):
+    """Post the password-reset form for address, as a visitor does; its answer
+    (the redirect, whose page is checked too)."""
     visitor = anonymous(stack)
     page = stack.url + "/accounts/password-reset/"
     form = visitor.get(page, timeout=10)
@@ -30,9 +32,13 @@ def ask_for_a_reset(stack, address):
         data={"csrfmiddlewaretoken": csrf_token(form), "email": address},
         headers={"Referer": page},
         timeout=10,
+        allow_redirects=False,
     )
-    assert answer.status_code == 200
-    assert "Check your mail" in answer.text
+    assert answer.status_code == 302
+    sent = visitor.get(stack.url + answer.headers["Location"], timeout=10)
+    assert sent.status_code == 200
+    assert "Check your mail" in sent.text
+    return answer
 
 
 def task_of(stack, address):
