@@ -71,8 +71,8 @@ class JsonFormatter(logging.Formatter):
 
 class RequestLogMiddleware:
     """Gives each request its id and writes its line once it is answered.
-    Right after the health checks: Docker's probes are neither logged nor
-    given an id, and the page cache's hits are timed too."""
+    Right after the health checks, so Docker's probes are neither logged nor
+    given an id, and before the page cache, so its hits get one too."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -86,8 +86,8 @@ class RequestLogMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = rid
-            if response.get("X-Cache") == "hit":
-                return response  # the proxy's line, with this id, is the line
+            if response.get("X-Cache") == "hit" or not requests_logger.isEnabledFor(logging.INFO):
+                return response  # (a hit: the proxy's line, with this id, is the line)
             duration = round((time.perf_counter() - started) * 1000, 1)
             path = masked_path(request.path, request.resolver_match)
             requests_logger.info(
