@@ -46,6 +46,14 @@ errorlog = "-"
 loglevel = settings.LOG_LEVEL.lower()
 
 
+def when_ready(arbiter):
+    """The metrics' address, served by the master's thread: workers come and go."""
+    if settings.METRICS_PORT:
+        from babyshop import metrics
+
+        metrics.serve_web()
+
+
 class FormattedLogger(Logger):
     """gunicorn's own lines (start, workers, timeouts) in LOG_FORMAT too."""
 

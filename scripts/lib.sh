@@ -15,7 +15,8 @@ require_settings() {
     local secrets_dir name
     [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
     secrets_dir="$(setting SECRETS_DIR ./secrets)"
-    for name in secret_key postgres_password smtp_password ${page_cache:+cache_password}; do
+    for name in secret_key postgres_password smtp_password ${page_cache:+cache_password} \
+        ${monitoring:+${page_cache:+cache_exporter}}; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
 }
@@ -71,8 +72,14 @@ on_off() {
 # The optional capabilities in use: each one's compose file goes over
 # docker-compose.prod.yml (for Compose and Swarm alike).
 page_cache="$(on_off PAGE_CACHE false)"
+monitoring="$(on_off MONITORING false)"
 compose_files=(docker-compose.prod.yml)
 [ -z "$page_cache" ] || compose_files+=(docker-compose.page-cache.yml)
+[ -z "$monitoring" ] || compose_files+=(docker-compose.monitoring.yml)
+[ -z "$monitoring" ] || [ -z "$page_cache" ] || compose_files+=(docker-compose.monitoring-cache.yml)
+# The services those files add that web does not depend on (prod-up.sh starts them).
+# shellcheck disable=SC2034
+monitoring_services=(${monitoring:+prometheus db-exporter} ${monitoring:+${page_cache:+cache-exporter}})
 
 # docker compose for the production stack. The project name (the prefix of
 # its containers, volumes and networks) is babyshop-prod unless

@@ -9,6 +9,9 @@
 #                      service runs in that group: the valkey user's uid differs between images)
 #   smtp_password      your SMTP account's     owner 10001 (app), mode 600; created blank: put
 #                      password (SMTP_USER)    the password in it if your SMTP server wants one
+#   cache_exporter     cache_password as the   owner 10001, group 10001, mode 640 (MONITORING:
+#                      Valkey exporter reads   docs/monitoring.md); made again if it is removed
+#                      it, in JSON             after cache_password is rotated
 #
 # Compose mounts secret files as they are (outside Swarm it ignores uid/gid/
 # mode), so each file belongs to the container user that reads it, in a
@@ -52,4 +55,10 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
         else
             echo "secrets: created $name"
         fi
-    done'
+    done
+    if [ ! -e cache_exporter ]; then
+        python3 -c "import json; print(json.dumps({\"redis://cache:6379\": open(\"cache_password\").read().strip()}))" \
+            >cache_exporter
+        chown 10001:10001 cache_exporter && chmod 640 cache_exporter
+        echo "secrets: created cache_exporter"
+    fi'

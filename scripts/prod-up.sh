@@ -18,7 +18,7 @@
 #    finishes before the old one exits. db and cache are recreated only if their settings
 #    changed, the proxy only if its settings or its Caddyfile did (a pause of
 #    about a second then: a Caddyfile replaced by a deploy reaches the proxy
-#    only in a new container).
+#    only in a new container), and Prometheus likewise with its configuration.
 #
 # Old and new code overlap during an update, on the new schema: migrations
 # must be expand/contract (docs/deploy.md, "Deploying without a pause").
@@ -72,3 +72,10 @@ replace worker 1
 recreate=()
 "${compose[@]}" exec -T proxy cat /etc/caddy/Caddyfile | cmp -s - Caddyfile || recreate=(--force-recreate)
 "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" proxy
+if [ "${#monitoring_services[@]}" -gt 0 ]; then
+    # Prometheus reads its configuration at start: a changed one needs a new container.
+    recreate=()
+    "${compose[@]}" exec -T prometheus cat /etc/prometheus/prometheus.yml ${page_cache:+/etc/prometheus/jobs/cache.yml} \
+        | cmp -s - <(cat monitoring/prometheus.yml ${page_cache:+monitoring/cache-job.yml}) || recreate=(--force-recreate)
+    "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" "${monitoring_services[@]}"
+fi

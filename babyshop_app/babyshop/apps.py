@@ -1,5 +1,7 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.db.backends.signals import connection_created
 from django.db.models.signals import pre_save
 
 
@@ -7,7 +9,7 @@ class BabyshopConfig(AppConfig):
     """The project package as an app: it carries the operational commands
     (wait_for_db, migrate_locked) that the container entrypoint runs, and
     wires the log-in throttle, the page cache's invalidation and the request
-    ids of tasks."""
+    ids of tasks, and times the queries when metrics are on."""
 
     name = "babyshop"
     verbose_name = "babyshop operations"
@@ -16,8 +18,10 @@ class BabyshopConfig(AppConfig):
         # These import models: only once the apps are loaded.
         from django_tasks_db.models import DBTaskResult
 
-        from babyshop import logs, pagecache, throttle
+        from babyshop import logs, metrics, pagecache, throttle
 
         user_logged_in.connect(throttle.forget_own_failures)
         pagecache.connect()
         pre_save.connect(logs.remember_request, sender=DBTaskResult, dispatch_uid="logs:task-request")
+        if settings.METRICS_PORT:
+            connection_created.connect(metrics.connect_queries, dispatch_uid="metrics:queries")

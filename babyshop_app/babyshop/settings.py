@@ -5,6 +5,7 @@ malformed value raises ConfigError (see babyshop/config.py), which manage.py
 and the WSGI entry point report as one line without a traceback.
 """
 
+import os
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -427,6 +428,24 @@ GUNICORN = {
     # (make bench). Set it only if memory grows.
     "max_requests": config.integer("GUNICORN_MAX_REQUESTS", default=0),
 }
+# Metrics for Prometheus (babyshop/metrics.py, docs/monitoring.md), off
+# unless METRICS_PORT is set: then web and the worker serve them on this port,
+# which the proxy never routes to.
+METRICS_PORT = config.integer("METRICS_PORT", default=None, minimum=1)
+if METRICS_PORT is not None and (METRICS_PORT > 65535 or GUNICORN["port"] == METRICS_PORT):
+    raise config.ConfigError(
+        f"METRICS_PORT={METRICS_PORT} is not valid: expected a port number other than web's PORT, e.g. 9100"
+    )
+if METRICS_PORT:
+    # After the request log, before the page cache (inserted above): its hits
+    # are counted too.
+    MIDDLEWARE.insert(2, "babyshop.metrics.MetricsMiddleware")
+    # Each process keeps its values in files there (prometheus_client's
+    # multiprocess mode), and gunicorn's master serves the sum of its
+    # workers'. Set here, before anything imports prometheus_client; on
+    # /dev/shm: memory, writable in a read-only container.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/dev/shm/babyshop-metrics")  # noqa: S108 (the container's own)
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(mode=0o700, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

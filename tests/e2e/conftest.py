@@ -34,6 +34,7 @@ ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
 # catcher (MailCatcher) and retries a failure after 1, 2, 4... seconds.
 SHARED = {
     "PAGE_CACHE": "true",
+    "MONITORING": "true",
     "SMTP_HOST": "mailcatcher",
     "SMTP_PORT": "1025",
     "SMTP_SECURITY": "NONE",
@@ -206,7 +207,7 @@ class Stack(Shop):
         self.project = f"babyshop-e2e-{RUN_ID}-{name}"
         self.root = root  # the checkout whose docker-compose.prod.yml runs
         self.dir = tmp_path
-        self.http_port, self.https_port = free_port(), free_port()
+        self.http_port, self.https_port, self.prometheus_port = free_port(), free_port(), free_port()
         self.secrets_dir = tmp_path / "secrets"
         run(
             str(ROOT / "scripts" / "make-secrets.sh"),
@@ -221,6 +222,7 @@ class Stack(Shop):
             # Tests publish on 127.0.0.1 and free ports, never on the host's 80/443.
             "HTTP_PORT": f"127.0.0.1:{self.http_port}",
             "HTTPS_PORT": f"127.0.0.1:{self.https_port}",
+            "PROMETHEUS_PORT": f"127.0.0.1:{self.prometheus_port}",
             **settings,
         }
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))

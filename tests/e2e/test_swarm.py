@@ -414,7 +414,10 @@ def test_a_failing_release_is_rolled_back_by_swarm(deployed, figures, release):
     )
     assert result.returncode != 0
     state = deployed.docker("service", "inspect", "--format", "{{.UpdateStatus.State}}", f"{STACK}_web")
-    assert state.stdout.strip() == "rollback_completed", result.stdout + result.stderr
+    # Swarm ends its own rollback at rollback_completed, but when a task of
+    # the failed release is still to be replaced it then runs one more plain
+    # update to the same (rolled back) spec, which ends at completed.
+    assert state.stdout.strip() in ("rollback_completed", "completed"), result.stdout + result.stderr
     line = last_line(result)
     assert line.startswith(
         f"swarm-deploy: the update of web to {deployed.pull_registry}/babyshop-e2e:{release} failed"

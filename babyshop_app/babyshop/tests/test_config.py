@@ -24,6 +24,7 @@ APP_VARIABLES = (
     "SITE_DOMAIN",
     "CACHE_URL",
     "PAGE_CACHE",
+    "METRICS_PORT",
     "SMTP_HOST",
     "SMTP_PORT",
     "SMTP_SECURITY",
@@ -32,6 +33,18 @@ APP_VARIABLES = (
 
 def manage(*args, program=("manage.py",), **variables):
     """Run manage.py (or another program) in a fresh process with exactly these app variables."""
+    return subprocess.run(
+        [*program, *args] if program[0] != "manage.py" else [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=app_environment(**variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def app_environment(**variables):
+    """This process's environment with exactly these app variables (None: unset)."""
     env = {k: v for k, v in os.environ.items() if k not in APP_VARIABLES}
     env.update(
         {
@@ -46,14 +59,7 @@ def manage(*args, program=("manage.py",), **variables):
             env.pop(name, None)
         else:
             env[name] = value
-    return subprocess.run(
-        [*program, *args] if program[0] != "manage.py" else [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return env
 
 
 def assert_config_error(result, *fragments, secret=None):
@@ -410,6 +416,9 @@ class TestOnePlace:
             ("MAX_REQUEST_BODY", "1000", "MAX_REQUEST_BODY=1000 is not above MAX_UPLOAD_SIZE=10485760"),
             ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT='0' is not valid"),
             ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' is not valid: expected one of PLAIN, JSON"),
+            ("METRICS_PORT", "metrics", "METRICS_PORT='metrics' is not valid: expected a whole number >= 1"),
+            ("METRICS_PORT", "8000", "METRICS_PORT=8000 is not valid: expected a port number other than"),
+            ("METRICS_PORT", "65536", "METRICS_PORT=65536 is not valid: expected a port number"),
         ],
     )
     def test_the_container_start_step_reports_it(self, name, value, message):

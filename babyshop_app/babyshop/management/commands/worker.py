@@ -46,7 +46,7 @@ from django.utils.crypto import get_random_string
 from django.utils.json import normalize_json
 from django_tasks_db.models import DBTaskResult
 
-from babyshop import logs, mail, schedule
+from babyshop import logs, mail, metrics, schedule
 
 logger = logging.getLogger("babyshop.worker")
 
@@ -104,6 +104,8 @@ def run_one(queues, worker_id):
 
 def _finish(row, exc, retry):
     """Write the attempt's outcome: done, failed for good, or due again later."""
+    outcome = "retried" if retry else "failed" if exc else "succeeded"
+    metrics.task_attempt(row.task_path, outcome, (timezone.now() - row.started_at).total_seconds())
     row.exception_class_path = f"{type(exc).__module__}.{type(exc).__qualname__}" if exc else ""
     row.traceback = "".join(traceback.format_exception(exc)) if exc else ""
     if retry:
@@ -159,6 +161,8 @@ class Command(BaseCommand):
             stopping.set()
 
         previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+        if settings.METRICS_PORT and not batch:
+            metrics.serve_worker(queues)
         try:
             self.work(queues, worker_id, stopping, batch)
         finally:

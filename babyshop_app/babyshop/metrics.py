@@ -1,0 +1,165 @@
+"""Prometheus metrics of web and the worker (docs/monitoring.md).
+
+Off unless METRICS_PORT is set (MONITORING=true in the env file sets it):
+then each container serves its metrics over plain HTTP on that port, an
+address the proxy never routes to (Caddy passes requests to web's PORT only),
+so only the services on the stack's private networks can read them.
+
+- web: gunicorn's workers are separate processes, each counting the requests
+  it answers. prometheus_client's multiprocess mode keeps their values in
+  files (PROMETHEUS_MULTIPROC_DIR, set by gunicorn.conf.py before the app is
+  loaded), and gunicorn's master serves their sum (serve_web).
+- the worker is one process and serves its own values, with the queue read
+  from the database at each scrape (serve_worker).
+
+Labels are bounded: the view is the URL's name (or pattern), never the path;
+an unknown method counts as "other".
+"""
+
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import Case, Count, F, Min, When
+from django.utils import timezone
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Seconds: from a cached page (under a millisecond) to a slow upload.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Counter(
+    "babyshop_http_requests",
+    "Requests answered by Django, by view, method and status.",
+    ["view", "method", "status"],
+)
+LATENCY = Histogram(
+    "babyshop_http_request_duration_seconds",
+    "Time from a request reaching Django to its response, by view.",
+    ["view"],
+    buckets=LATENCY_BUCKETS,
+)
+PAGE_CACHE = Counter(
+    "babyshop_page_cache_requests",
+    "Pages of cache_anonymous_page's, by what the page cache did (X-Cache: hit, miss, personal, bypass).",
+    ["result"],
+)
+QUERIES = Histogram(
+    "babyshop_db_query_duration_seconds",
+    "Time of each database query (its count and sum: the queries made and the time spent in them).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+TASK_ATTEMPTS = Counter(
+    "babyshop_task_attempts",
+    "Attempts at tasks, by task and outcome: succeeded, retried (failed, tried again later) or failed.",
+    ["task", "outcome"],
+)
+TASK_DURATION = Histogram(
+    "babyshop_task_duration_seconds",
+    "Time of each attempt at a task, by task.",
+    ["task"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
+class MetricsMiddleware:
+    """Counts and times each request Django answers. After the request log,
+    before the page cache: its hits are counted too (view "page_cache")."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        cache = response.get("X-Cache")
+        if cache is not None:
+            PAGE_CACHE.labels(cache).inc()
+        if cache == "hit":
+            view = "page_cache"
+        elif match := request.resolver_match:
+            view = match.view_name or match.route
+        else:
+            view = "none"  # answered before a URL was resolved: a 404, a bad host, a redirect
+        method = request.method if request.method in METHODS else "other"
+        REQUESTS.labels(view, method, str(response.status_code)).inc()
+        LATENCY.labels(view).observe(elapsed)
+        return response
+
+
+def time_query(execute, sql, params, many, context):
+    """An execute wrapper of every connection (connect_queries): times each query."""
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        QUERIES.observe(time.perf_counter() - started)
+
+
+def connect_queries(sender, connection, **kwargs):
+    """connection_created (connected in apps.py when METRICS_PORT is set).
+    First in the list: Django's execute_wrapper() removes the last one."""
+    if time_query not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, time_query)
+
+
+def task_attempt(task_path, outcome, seconds):
+    """The worker finished an attempt at a task (babyshop/management/commands/worker.py)."""
+    TASK_ATTEMPTS.labels(task_path, outcome).inc()
+    TASK_DURATION.labels(task_path).observe(seconds)
+
+
+class QueueCollector:
+    """The task queue as it is at each scrape, read by the worker's metrics
+    thread: so a worker stuck in a long task still reports a queue that grows."""
+
+    def __init__(self, queues):
+        self.queues = queues
+
+    def collect(self):
+        # (Imported here: this module is imported before the apps are ready.)
+        from django_tasks_db.models import DBTaskResult, get_date_max
+
+        waiting = GaugeMetricFamily(
+            "babyshop_tasks_waiting", "Tasks due and waiting for a worker, by queue.", labels=["queue"]
+        )
+        oldest = GaugeMetricFamily(
+            "babyshop_task_oldest_waiting_seconds",
+            "How long the task that has been due longest has waited (0: none waits), by queue.",
+            labels=["queue"],
+        )
+        due = Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))
+        try:
+            rows = {
+                row["queue_name"]: row
+                for row in DBTaskResult.objects.ready()
+                .values("queue_name")
+                .annotate(count=Count("id"), since=Min(due))
+            }
+        except DatabaseError:
+            return  # no figures: the worker's own log says the queue cannot be read
+        finally:
+            connection.close()  # this scrape's thread's own connection
+        now = timezone.now()
+        for queue in sorted(set(self.queues) | set(rows)):
+            row = rows.get(queue, {"count": 0, "since": now})
+            waiting.add_metric([queue], row["count"])
+            oldest.add_metric([queue], max((now - row["since"]).total_seconds(), 0))
+        yield waiting
+        yield oldest
+
+
+def serve_web():
+    """In gunicorn's master (gunicorn.conf.py): the sum of every worker's values."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    start_http_server(settings.METRICS_PORT, registry=registry)
+
+
+def serve_worker(queues):
+    """In the worker: its own values, Python's process figures and the queue."""
+    REGISTRY.register(QueueCollector(queues))
+    start_http_server(settings.METRICS_PORT)

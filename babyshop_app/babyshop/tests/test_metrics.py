@@ -1,0 +1,233 @@
+"""Metrics (babyshop/metrics.py): requests by view and status with their
+latency, the page cache's results, query time, the worker's attempts and the
+queue; the sum of every gunicorn worker, served on METRICS_PORT only."""
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.db import connection
+from django.db.backends.signals import connection_created
+from django.tasks import task
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from prometheus_client import REGISTRY
+
+from babyshop import metrics
+from babyshop.tests.test_config import app_environment
+
+
+def value(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class Delta:
+    """What a sample gained since this was made."""
+
+    def __init__(self, name, **labels):
+        self.name, self.labels, self.before = name, labels, value(name, **labels)
+
+    def __call__(self):
+        return value(self.name, **self.labels) - self.before
+
+
+@pytest.fixture
+def metrics_on(settings):
+    """METRICS_PORT set: the middleware where the settings put it (before
+    the page cache's, if that fixture came first)."""
+    settings.METRICS_PORT = 9100
+    middleware = settings.MIDDLEWARE
+    settings.MIDDLEWARE = [*middleware[:2], "babyshop.metrics.MetricsMiddleware", *middleware[2:]]
+
+
+@pytest.mark.django_db
+def test_requests_are_counted_by_view_method_and_status(client, metrics_on):
+    login = Delta("babyshop_http_requests_total", view="login", method="GET", status="200")
+    missing = Delta("babyshop_http_requests_total", view="none", method="GET", status="404")
+    odd = Delta("babyshop_http_requests_total", view="login", method="other", status="405")
+    timed = Delta("babyshop_http_request_duration_seconds_count", view="login")
+    client.get("/accounts/login/")
+    client.get("/accounts/login/")
+    client.get("/no/such/page/")
+    client.generic("BREW", "/accounts/login/")  # a hostile method is one label, not a new one each
+    assert (login(), missing(), odd(), timed()) == (2, 1, 1, 3)
+    assert value("babyshop_http_request_duration_seconds_bucket", view="login", le="10.0") >= 3
+
+
+@pytest.mark.django_db
+def test_nothing_is_counted_with_metrics_off(client):
+    login = Delta("babyshop_http_requests_total", view="login", method="GET", status="200")
+    client.get("/accounts/login/")
+    assert login() == 0
+
+
+@pytest.mark.django_db
+def test_page_cache_results_are_counted_and_hits_have_a_view_of_their_own(client, page_cache, metrics_on):
+    hits = Delta("babyshop_page_cache_requests_total", result="hit")
+    misses = Delta("babyshop_page_cache_requests_total", result="miss")
+    served = Delta("babyshop_http_requests_total", view="page_cache", method="GET", status="200")
+    assert client.get("/")["X-Cache"] == "miss"
+    assert client.get("/")["X-Cache"] == "hit"
+    assert client.get("/")["X-Cache"] == "hit"
+    assert (misses(), hits(), served()) == (1, 2, 2)
+
+
+@pytest.mark.django_db
+def test_queries_are_timed_once_metrics_are_on(settings):
+    queries = Delta("babyshop_db_query_duration_seconds_count")
+    spent = Delta("babyshop_db_query_duration_seconds_sum")
+    settings.METRICS_PORT = 9100
+    apps.get_app_config("babyshop").ready()  # (as at start, with METRICS_PORT set)
+    try:
+        connection_created.send(sender=type(connection), connection=connection)
+        connection_created.send(sender=type(connection), connection=connection)  # (once is enough)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(0.02)")
+            cursor.execute("SELECT 1")
+    finally:
+        connection_created.disconnect(dispatch_uid="metrics:queries")
+        connection.execute_wrappers.remove(metrics.time_query)
+    assert queries() == 2
+    assert 0.02 <= spent() < 1
+
+
+@task()
+def succeed():
+    return "done"
+
+
+@task()
+def fail():
+    raise ConnectionError("away")
+
+
+@pytest.mark.django_db
+def test_the_worker_counts_each_attempt_by_outcome(run_tasks, settings):
+    settings.TASK_MAX_ATTEMPTS = 2
+    settings.TASK_RETRY_SECONDS = 0
+    path = f"{__name__}.{{}}"
+    succeeded = Delta("babyshop_task_attempts_total", task=path.format("succeed"), outcome="succeeded")
+    retried = Delta("babyshop_task_attempts_total", task=path.format("fail"), outcome="retried")
+    failed = Delta("babyshop_task_attempts_total", task=path.format("fail"), outcome="failed")
+    timed = Delta("babyshop_task_duration_seconds_count", task=path.format("fail"))
+    succeed.enqueue()
+    fail.enqueue()
+    run_tasks()
+    assert (succeeded(), retried(), failed(), timed()) == (1, 1, 1, 2)
+
+
+def scrape_in_a_thread(collector):
+    """As a scrape runs: in the metrics server's thread, on its own connection."""
+    found = {}
+
+    def scrape():
+        for family in collector.collect():
+            for sample in family.samples:
+                found[sample.name, sample.labels["queue"]] = sample.value
+
+    thread = threading.Thread(target=scrape)
+    thread.start()
+    thread.join()
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_queue_is_read_at_each_scrape():
+    collector = metrics.QueueCollector(["default", "email"])
+    assert scrape_in_a_thread(collector) == {
+        ("babyshop_tasks_waiting", "default"): 0,
+        ("babyshop_task_oldest_waiting_seconds", "default"): 0,
+        ("babyshop_tasks_waiting", "email"): 0,
+        ("babyshop_task_oldest_waiting_seconds", "email"): 0,
+    }
+    old, new = succeed.enqueue(), succeed.enqueue()
+    succeed.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()  # not due: not waiting
+    DBTaskResult.objects.filter(id=old.id).update(enqueued_at=timezone.now() - timedelta(minutes=10))
+    found = scrape_in_a_thread(collector)
+    assert found["babyshop_tasks_waiting", "default"] == 2
+    assert 600 <= found["babyshop_task_oldest_waiting_seconds", "default"] < 660
+    assert found["babyshop_tasks_waiting", "email"] == 0
+    assert DBTaskResult.objects.filter(id=new.id).exists()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(port, path):
+    """GET http://127.0.0.1:port/path as the proxy would relay it (no redirect followed)."""
+    conversation = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conversation.request("GET", path, headers={"Host": "shop.example.com", "X-Forwarded-Proto": "https"})
+        response = conversation.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conversation.close()
+
+
+def logouts_counted(text):
+    """GETs of /accounts/logout/ (405) in what a metrics address served."""
+    prefix = 'babyshop_http_requests_total{method="GET",status="405",view="logout"} '
+    return sum(float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only():
+    """Four worker processes, each with its own share of 40 requests: the
+    master's metrics address counts all 40; the site's port has no metrics.
+    Started as entrypoint.sh starts it: gunicorn inside manage.py prestart,
+    where Django (and so prometheus_client) is loaded before gunicorn's
+    configuration."""
+    port, metrics_port = free_port(), free_port()
+    environment = app_environment(
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        PORT=str(port),
+        METRICS_PORT=str(metrics_port),
+        WEB_CONCURRENCY="4",
+        GUNICORN_THREADS="1",
+        MIGRATE_ON_START="false",
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "prestart",
+            "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            "babyshop.wsgi",
+        ],
+        cwd=settings.BASE_DIR,
+        env=environment,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                get(port, "/healthz")
+                get(metrics_port, "/metrics")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        before = logouts_counted(get(metrics_port, "/metrics")[1])
+        for _ in range(40):  # (a 405 with no page: DEBUG is off, and static files are not collected here)
+            assert get(port, "/accounts/logout/")[0] == 405
+        status, text = get(metrics_port, "/metrics")
+        assert status == 200
+        assert logouts_counted(text) == before + 40, text
+        status, text = get(port, "/metrics")
+        assert status != 200
+        assert "babyshop_" not in text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,98 @@
+"""Monitoring (docker-compose.monitoring.yml, docs/monitoring.md) on the shared
+stack: Prometheus scrapes every part of it, web's figures are the sum of all
+its processes, and no metric is reachable from outside."""
+
+import json
+
+import requests
+
+from conftest import run, wait_until
+
+# What the shared stack runs: two web containers of two gunicorn workers each.
+EXPECTED_TARGETS = {"web": 2, "worker": 1, "proxy": 1, "db": 1, "cache": 1, "prometheus": 1}
+METRICS_OF = (
+    "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9100/metrics').read().decode())"
+)
+
+
+def prometheus(stack, path, **params):
+    url = f"http://127.0.0.1:{stack.prometheus_port}/api/v1/{path}"
+    response = requests.get(url, params=params, timeout=10)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def query(stack, expression):
+    """The value of an expression with one result (None: no result)."""
+    result = prometheus(stack, "query", query=expression)["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def own_metrics(container):
+    """What one container serves on its metrics port, read from inside it."""
+    return run("docker", "exec", container, "python", "-c", METRICS_OF).stdout
+
+
+def requests_counted(stack, view, status):
+    """The sum, over every web container, of requests web counted for this view and status."""
+    total = 0.0
+    for container in stack.containers("web"):
+        for line in own_metrics(container).splitlines():
+            labels = f'{{method="GET",status="{status}",view="{view}"}}'
+            if line.startswith(f"babyshop_http_requests_total{labels} "):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_prometheus_scrapes_every_part_of_the_stack(stack):
+    def healthy():
+        targets = prometheus(stack, "targets", state="active")["activeTargets"]
+        up = {}
+        for target in targets:
+            if target["health"] == "up":
+                up[target["labels"]["job"]] = up.get(target["labels"]["job"], 0) + 1
+        return up == EXPECTED_TARGETS
+
+    wait_until(
+        healthy,
+        "every target scraped and up",
+        timeout=90,
+        detail=lambda: json.dumps(prometheus(stack, "targets", state="active"), indent=1)[-3000:],
+    )
+    assert query(stack, "pg_up") == 1
+    assert query(stack, "redis_up") == 1
+    assert query(stack, "sum(caddy_http_requests_total)") > 0
+    assert query(stack, 'sum(babyshop_tasks_waiting{queue="email"})') is not None
+    flags = prometheus(stack, "status/flags")
+    retention = (flags["storage.tsdb.retention.time"], flags["storage.tsdb.retention.size"])
+    assert retention == ("15d", "1GiB")  # (1GB to Prometheus: its units are powers of 2)
+
+
+def test_web_counts_the_requests_of_all_its_processes(stack):
+    """30 requests through the proxy, spread over 2 containers x 2 gunicorn
+    workers: each container's metrics address answers for all of its
+    processes, and Prometheus sums the containers."""
+    before = requests_counted(stack, "logout", "405")
+    for _ in range(30):
+        assert stack.get("/accounts/logout/").status_code == 405  # (GET: a view nobody else calls so)
+    assert requests_counted(stack, "logout", "405") == before + 30
+    expression = 'sum(babyshop_http_requests_total{view="logout",status="405"})'
+    wait_until(
+        lambda: query(stack, expression) == before + 30,
+        "Prometheus's sum to catch up",
+        timeout=60,
+        detail=lambda: str(query(stack, expression)),
+    )
+
+
+def test_no_metric_is_reachable_from_outside(stack):
+    assert stack.get("/metrics").status_code == 404
+    # Only the proxy's ports and Prometheus's (on loopback) are published.
+    published = stack.compose("ps", "--format", "{{.Service}} {{.Ports}}").stdout
+    for line in published.splitlines():
+        service, _, ports = line.partition(" ")
+        if service not in ("proxy", "prometheus"):
+            assert "->" not in ports, line
+        assert "9100" not in ports, line
+        assert "9180" not in ports, line
+    assert f"127.0.0.1:{stack.prometheus_port}->9090" in published
