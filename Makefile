@@ -133,13 +133,20 @@ test: build ## App tests: pytest-django in the dev image against the compose Pos
 e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.prod.yml, check it over HTTP
 	$(VENV)/bin/pytest tests/e2e $(ARGS)
 
+# Prometheus's own checker, from the image docker-compose.monitoring.yml runs:
+# the configuration with its alert rules, and the rules' unit tests.
+PROMTOOL = docker run --rm --volume "$(CURDIR)/monitoring:/etc/prometheus:ro" --workdir /etc/prometheus \
+	--entrypoint promtool $(shell sed -n 's/^ *image: \(prom\/prometheus:.*\)/\1/p' docker-compose.monitoring.yml)
+
 .PHONY: lint
-lint: $(TOOLS) build ## ruff, hadolint, shellcheck, actionlint (.github/workflows), and no model change without its migration
+lint: $(TOOLS) build ## ruff, hadolint, shellcheck, actionlint (.github/workflows), promtool (monitoring/), and no model change without its migration
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile tests/bench/*.Dockerfile
 	$(VENV)/bin/shellcheck --external-sources entrypoint.sh .ci/run scripts/*.sh
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck
+	$(PROMTOOL) check config prometheus.yml
+	$(PROMTOOL) test rules alerts.test.yml
 	$(RUN) python manage.py makemigrations --check --dry-run
 
 .PHONY: hooks

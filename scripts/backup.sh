@@ -9,7 +9,8 @@
 # written, so a backup with a manifest is one that restores. Then the copy
 # hook BACKUP_COPY_COMMAND (a shell command; the backup directory is its "$1")
 # takes it off the machine; if the hook fails, this fails and deletes
-# nothing. Last, retention: the newest BACKUP_KEEP (default 7) backups that
+# nothing. Then the backup is recorded in the database, for the backup
+# alert. Last, retention: the newest BACKUP_KEEP (default 7) backups that
 # pass their checksums stay, everything older goes. Each setting comes from
 # the environment or else from ENV_FILE (default .env).
 set -euo pipefail
@@ -60,6 +61,17 @@ if [ -n "$copy_command" ]; then
         || fail "BACKUP_COPY_COMMAND failed (exit $?): $target was NOT copied off this machine; it is kept, and no backup was deleted"
     echo "backup: $target copied by BACKUP_COPY_COMMAND"
 fi
+
+# Recorded in the shop's database (babyshop.Backup), where the worker reads
+# the last one for Prometheus's backup alert (docs/monitoring.md); a year of
+# records is kept.
+# shellcheck disable=SC2016  # expanded by the container's shell and psql
+"${compose[@]}" exec -T db sh -c 'exec psql --no-psqlrc --quiet --set=ON_ERROR_STOP=1 --username="$APP_DB_USER" \
+    --dbname="$POSTGRES_DB" --set=name="$1" --set=size="$2"' psql "$stamp" "$(du -sb -- "$target" | cut -f1)" <<'SQL' \
+    || fail "$target was made, but recording it in the database failed (the error is above): the backup alert will not see it"
+INSERT INTO babyshop_backup (name, finished_at, size_bytes) VALUES (:'name', now(), :size);
+DELETE FROM babyshop_backup WHERE finished_at < now() - interval '1 year';
+SQL
 
 # Retention: keep the newest $keep backups that pass their checksums (a
 # damaged or incomplete one does not count), and delete everything older

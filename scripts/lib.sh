@@ -19,6 +19,12 @@ require_settings() {
         ${monitoring:+${page_cache:+cache_exporter}}; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
+    if [ -n "$monitoring" ]; then
+        [ -n "$(setting SMTP_HOST)" ] \
+            || fail "MONITORING=true needs SMTP_HOST: alerts are mailed through the shop's SMTP server (docs/monitoring.md)"
+        [ -n "$(setting ALERT_EMAIL)" ] \
+            || fail "MONITORING=true needs ALERT_EMAIL: expected the address alerts are mailed to, e.g. ops@example.com"
+    fi
 }
 
 # web_replicas: WEB_REPLICAS (default 2), or stop if it is not a number >= 1.
@@ -79,7 +85,22 @@ compose_files=(docker-compose.prod.yml)
 [ -z "$monitoring" ] || [ -z "$page_cache" ] || compose_files+=(docker-compose.monitoring-cache.yml)
 # The services those files add that web does not depend on (prod-up.sh starts them).
 # shellcheck disable=SC2034
-monitoring_services=(${monitoring:+prometheus db-exporter} ${monitoring:+${page_cache:+cache-exporter}})
+monitoring_services=(${monitoring:+prometheus alertmanager db-exporter disk-exporter}
+    ${monitoring:+${page_cache:+cache-exporter}})
+if [ -n "$monitoring" ]; then
+    # Alertmanager's SMTP settings (docker-compose.monitoring.yml), from the
+    # shop's: it connects in TLS from the start on port 465 only.
+    smtp_security="$(setting SMTP_SECURITY STARTTLS)"
+    case "${smtp_security^^}" in
+        TLS) smtp_port=465 ;;
+        STARTTLS) smtp_port=587 ;;
+        *) smtp_port=25 ;;
+    esac
+    ALERT_SMTP_SMARTHOST="$(setting SMTP_HOST):$(setting SMTP_PORT "$smtp_port")"
+    ALERT_SMTP_REQUIRE_TLS="$([ "${smtp_security^^}" = NONE ] && echo false || echo true)"
+    ALERT_EMAIL_FROM="$(setting EMAIL_FROM "babyshop <shop@$(setting SITE_DOMAIN localhost)>")"
+    export ALERT_SMTP_SMARTHOST ALERT_SMTP_REQUIRE_TLS ALERT_EMAIL_FROM
+fi
 
 # docker compose for the production stack. The project name (the prefix of
 # its containers, volumes and networks) is babyshop-prod unless

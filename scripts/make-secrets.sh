@@ -7,8 +7,9 @@
 #   postgres_password  the database password   owner 10001 (app), group 999 (postgres), mode 640
 #   cache_password     the cache's password    owner 10001 (app), group 10001, mode 640 (the cache
 #                      service runs in that group: the valkey user's uid differs between images)
-#   smtp_password      your SMTP account's     owner 10001 (app), mode 600; created blank: put
-#                      password (SMTP_USER)    the password in it if your SMTP server wants one
+#   smtp_password      your SMTP account's     owner 10001 (app), group 65534 (alertmanager), mode 640;
+#                      password (SMTP_USER)    created blank: put the password in it if your SMTP
+#                                              server wants one
 #   cache_exporter     cache_password as the   owner 10001, group 10001, mode 640 (MONITORING:
 #                      Valkey exporter reads   docs/monitoring.md); made again if it is removed
 #                      it, in JSON             after cache_password is rotated
@@ -46,7 +47,7 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
         case "$name" in
             secret_key) chown 10001:10001 "$name" && chmod 600 "$name" ;;
             # A blank line: a Swarm secret cannot be empty.
-            smtp_password) echo >"$name" && chown 10001:10001 "$name" && chmod 600 "$name" ;;
+            smtp_password) echo >"$name" ;;
             postgres_password) chown 10001:999 "$name" && chmod 640 "$name" ;;
             cache_password) chown 10001:10001 "$name" && chmod 640 "$name" ;;
         esac
@@ -56,6 +57,8 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
             echo "secrets: created $name"
         fi
     done
+    # Alertmanager (MONITORING) reads smtp_password as nobody: in that group.
+    chown 10001:65534 smtp_password && chmod 640 smtp_password
     if [ ! -e cache_exporter ]; then
         python3 -c "import json; print(json.dumps({\"redis://cache:6379\": open(\"cache_password\").read().strip()}))" \
             >cache_exporter

@@ -75,7 +75,8 @@ recreate=()
 if [ "${#monitoring_services[@]}" -gt 0 ]; then
     # Prometheus reads its configuration at start: a changed one needs a new container.
     recreate=()
-    "${compose[@]}" exec -T prometheus cat /etc/prometheus/prometheus.yml ${page_cache:+/etc/prometheus/jobs/cache.yml} \
-        | cmp -s - <(cat monitoring/prometheus.yml ${page_cache:+monitoring/cache-job.yml}) || recreate=(--force-recreate)
+    files=(prometheus.yml alerts.yml ${page_cache:+jobs/cache.yml})
+    "${compose[@]}" exec -T prometheus sh -c 'cd /etc/prometheus && cat "$@"' sh "${files[@]}" \
+        | cmp -s - <(cd monitoring && cat "${files[@]}") || recreate=(--force-recreate)
     "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" "${monitoring_services[@]}"
 fi

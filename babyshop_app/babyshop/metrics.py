@@ -9,13 +9,15 @@ so only the services on the stack's private networks can read them.
   it answers. prometheus_client's multiprocess mode keeps their values in
   files (PROMETHEUS_MULTIPROC_DIR, set by gunicorn.conf.py before the app is
   loaded), and gunicorn's master serves their sum (serve_web).
-- the worker is one process and serves its own values, with the queue read
-  from the database at each scrape (serve_worker).
+- the worker is one process and serves its own values, with the queue and
+  the last backup read from the database at each scrape (serve_worker).
 
 Labels are bounded: the view is the URL's name (or pattern), never the path;
 an unknown method counts as "other".
 """
 
+import socket
+import ssl
 import time
 
 from django.conf import settings
@@ -26,6 +28,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, s
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+# The proxy's HTTPS address, as web finds it on the stack's network.
+PROXY_HTTPS = ("proxy", 443)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds: from a cached page (under a millisecond) to a slow upload.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -112,9 +116,10 @@ def task_attempt(task_path, outcome, seconds):
     TASK_DURATION.labels(task_path).observe(seconds)
 
 
-class QueueCollector:
-    """The task queue as it is at each scrape, read by the worker's metrics
-    thread: so a worker stuck in a long task still reports a queue that grows."""
+class DatabaseCollector:
+    """The task queue and the last backup as they are at each scrape, read by
+    the worker's metrics thread: so a worker stuck in a long task still
+    reports a queue that grows."""
 
     def __init__(self, queues):
         self.queues = queues
@@ -122,6 +127,8 @@ class QueueCollector:
     def collect(self):
         # (Imported here: this module is imported before the apps are ready.)
         from django_tasks_db.models import DBTaskResult, get_date_max
+
+        from babyshop.models import Backup
 
         waiting = GaugeMetricFamily(
             "babyshop_tasks_waiting", "Tasks due and waiting for a worker, by queue.", labels=["queue"]
@@ -131,35 +138,95 @@ class QueueCollector:
             "How long the task that has been due longest has waited (0: none waits), by queue.",
             labels=["queue"],
         )
+        failed = GaugeMetricFamily(
+            "babyshop_tasks_failed",
+            "Tasks that failed for good, kept until retried in the admin (or pruned), by queue.",
+            labels=["queue"],
+        )
         due = Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))
         try:
-            rows = {
+            ready = {
                 row["queue_name"]: row
                 for row in DBTaskResult.objects.ready()
                 .values("queue_name")
                 .annotate(count=Count("id"), since=Min(due))
             }
+            failures = dict(
+                DBTaskResult.objects.failed()
+                .values("queue_name")
+                .annotate(count=Count("id"))
+                .values_list("queue_name", "count")
+            )
+            backup = Backup.objects.order_by("-finished_at").first()
         except DatabaseError:
-            return  # no figures: the worker's own log says the queue cannot be read
+            return  # no figures: the worker's own log says the database cannot be read
         finally:
             connection.close()  # this scrape's thread's own connection
         now = timezone.now()
-        for queue in sorted(set(self.queues) | set(rows)):
-            row = rows.get(queue, {"count": 0, "since": now})
+        for queue in sorted(set(self.queues) | set(ready) | set(failures)):
+            row = ready.get(queue, {"count": 0, "since": now})
             waiting.add_metric([queue], row["count"])
             oldest.add_metric([queue], max((now - row["since"]).total_seconds(), 0))
-        yield waiting
-        yield oldest
+            failed.add_metric([queue], failures.get(queue, 0))
+        yield from (waiting, oldest, failed)
+        if backup is not None:
+            yield GaugeMetricFamily(
+                "babyshop_backup_last_success_timestamp_seconds",
+                "When the last good backup (scripts/backup.sh) ended, in seconds since 1970.",
+                value=backup.finished_at.timestamp(),
+            )
+            yield GaugeMetricFamily(
+                "babyshop_backup_last_size_bytes",
+                "The size of the last good backup.",
+                value=backup.size_bytes,
+            )
+
+
+class CertificateCollector:
+    """The certificate the proxy serves for the site's name, checked at each
+    scrape as a browser checks it (trusted, for that name, in date):
+    babyshop_tls_certificate_valid, and its expiry when it is valid."""
+
+    def __init__(self, address, hostname, cafile=None):
+        self.address, self.hostname, self.cafile = address, hostname, cafile
+
+    def collect(self):
+        context = ssl.create_default_context(cafile=self.cafile)
+        try:
+            with (
+                socket.create_connection(self.address, timeout=5) as raw,
+                context.wrap_socket(raw, server_hostname=self.hostname) as tls,
+            ):
+                expiry = ssl.cert_time_to_seconds(tls.getpeercert()["notAfter"])
+        except ssl.SSLCertVerificationError:
+            expiry = None
+        except OSError:
+            return  # the proxy is away: SiteDown says so
+        yield GaugeMetricFamily(
+            "babyshop_tls_certificate_valid",
+            "1 if the proxy's certificate for the site's name verifies, 0 if not.",
+            value=int(expiry is not None),
+        )
+        if expiry is not None:
+            yield GaugeMetricFamily(
+                "babyshop_tls_certificate_expiry_timestamp_seconds",
+                "When the proxy's certificate for the site's name expires, in seconds since 1970.",
+                value=expiry,
+            )
 
 
 def serve_web():
-    """In gunicorn's master (gunicorn.conf.py): the sum of every worker's values."""
+    """In gunicorn's master (gunicorn.conf.py): the sum of every worker's
+    values; and the proxy's certificate, unless the site is localhost (its
+    certificate is Caddy's own, which no one else trusts)."""
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
+    if settings.SITE_DOMAIN not in (None, "localhost"):
+        registry.register(CertificateCollector(PROXY_HTTPS, settings.SITE_DOMAIN))
     start_http_server(settings.METRICS_PORT, registry=registry)
 
 
 def serve_worker(queues):
-    """In the worker: its own values, Python's process figures and the queue."""
-    REGISTRY.register(QueueCollector(queues))
+    """In the worker: its own values, Python's process figures, the queue and the last backup."""
+    REGISTRY.register(DatabaseCollector(queues))
     start_http_server(settings.METRICS_PORT)

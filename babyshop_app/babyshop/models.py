@@ -12,3 +12,17 @@ class ScheduledJob(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Backup(models.Model):
+    """A backup scripts/backup.sh made, checked and (with BACKUP_COPY_COMMAND)
+    copied off the machine, recorded at its end. The worker reports the last
+    one to Prometheus, which alerts when it is over 26 hours old
+    (docs/monitoring.md)."""
+
+    name = models.CharField(max_length=32, help_text="Its directory in BACKUP_DIR.")
+    finished_at = models.DateTimeField()
+    size_bytes = models.BigIntegerField()
+
+    def __str__(self):
+        return self.name

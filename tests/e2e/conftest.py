@@ -35,6 +35,7 @@ ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
 SHARED = {
     "PAGE_CACHE": "true",
     "MONITORING": "true",
+    "ALERT_EMAIL": "ops@example.com",
     "SMTP_HOST": "mailcatcher",
     "SMTP_PORT": "1025",
     "SMTP_SECURITY": "NONE",

@@ -1,15 +1,19 @@
-"""Monitoring (docker-compose.monitoring.yml, docs/monitoring.md) on the shared
-stack: Prometheus scrapes every part of it, web's figures are the sum of all
-its processes, and no metric is reachable from outside."""
+"""Monitoring (docker-compose.monitoring.yml, docs/monitoring.md): on the
+shared stack, Prometheus scrapes every part of it, web's figures are the sum
+of all its processes, and no metric is reachable from outside; on a stack of
+its own, web stops and the site-down alert is mailed, then its resolution."""
 
 import json
+import time
 
 import requests
 
-from conftest import run, wait_until
+from conftest import MailCatcher, Stack, run, wait_until
 
 # What the shared stack runs: two web containers of two gunicorn workers each.
-EXPECTED_TARGETS = {"web": 2, "worker": 1, "proxy": 1, "db": 1, "cache": 1, "prometheus": 1}
+EXPECTED_TARGETS = {
+    "web": 2, "worker": 1, "proxy": 1, "db": 1, "cache": 1, "disk": 1, "alertmanager": 1, "prometheus": 1,
+}  # fmt: skip
 METRICS_OF = (
     "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9100/metrics').read().decode())"
 )
@@ -63,6 +67,11 @@ def test_prometheus_scrapes_every_part_of_the_stack(stack):
     assert query(stack, "redis_up") == 1
     assert query(stack, "sum(caddy_http_requests_total)") > 0
     assert query(stack, 'sum(babyshop_tasks_waiting{queue="email"})') is not None
+    assert (
+        0
+        < query(stack, 'babyshop_volume_free_bytes{volume="pgdata"}')
+        <= query(stack, 'babyshop_volume_size_bytes{volume="pgdata"}')
+    )
     flags = prometheus(stack, "status/flags")
     retention = (flags["storage.tsdb.retention.time"], flags["storage.tsdb.retention.size"])
     assert retention == ("15d", "1GiB")  # (1GB to Prometheus: its units are powers of 2)
@@ -96,3 +105,33 @@ def test_no_metric_is_reachable_from_outside(stack):
         assert "9100" not in ports, line
         assert "9180" not in ports, line
     assert f"127.0.0.1:{stack.prometheus_port}->9090" in published
+
+
+def test_the_site_down_alert_is_mailed_and_so_is_its_end(image, tmp_path, figures):
+    settings = {
+        "MONITORING": "true", "ALERT_EMAIL": "ops@example.com", "ALERT_GROUP_INTERVAL": "10s",
+        "SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_SECURITY": "NONE",
+    }  # fmt: skip
+    with Stack(tmp_path, "alerts", **settings) as stack:
+        stack.up()
+        with MailCatcher(stack) as catcher:  # (on the stack's egress network, there once it is up)
+            site_down_is_mailed(stack, catcher, figures)
+
+
+def site_down_is_mailed(stack, catcher, figures):
+    wait_until(lambda: query(stack, 'count(up{job="web"} == 1)') == 2, "web scraped", timeout=90)
+    stopped = time.monotonic()
+    stack.compose("stop", "web")
+    fired = catcher.wait_for("ops@example.com", timeout=300)
+    fired_after = time.monotonic() - stopped
+    assert "[FIRING:1] SiteDown" in fired["subject"], fired["subject"]
+    assert "The site is down: no web container answers" in fired["html"]
+    started = time.monotonic()
+    stack.compose("start", "web")
+    wait_until(lambda: len(catcher.messages("ops@example.com")) >= 2, "the resolved mail", timeout=240)
+    resolved = catcher.messages("ops@example.com")[1]
+    assert "[RESOLVED] SiteDown" in resolved["subject"], resolved["subject"]
+    figures.append(
+        f"alerts: web stopped -> {fired['subject']!r} mailed after {fired_after:.0f}s; "
+        f"started -> {resolved['subject']!r} after {time.monotonic() - started:.0f}s"
+    )

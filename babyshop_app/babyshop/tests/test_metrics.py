@@ -2,9 +2,11 @@
 latency, the page cache's results, query time, the worker's attempts and the
 queue; the sum of every gunicorn worker, served on METRICS_PORT only."""
 
+import contextlib
 import http.client
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -14,6 +16,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.tasks import task
@@ -22,6 +25,7 @@ from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
 
 from babyshop import metrics
+from babyshop.models import Backup
 from babyshop.tests.test_config import app_environment
 
 
@@ -124,14 +128,17 @@ def test_the_worker_counts_each_attempt_by_outcome(run_tasks, settings):
     assert (succeeded(), retried(), failed(), timed()) == (1, 1, 1, 2)
 
 
-def scrape_in_a_thread(collector):
-    """As a scrape runs: in the metrics server's thread, on its own connection."""
+def scrape_in_a_thread(collector, host=None):
+    """As a scrape runs: in the metrics server's thread, on its own
+    connection (to another host, if given). {(name, queue or None): value}"""
     found = {}
 
     def scrape():
+        if host:
+            connection.settings_dict = {**connection.settings_dict, "HOST": host}
         for family in collector.collect():
             for sample in family.samples:
-                found[sample.name, sample.labels["queue"]] = sample.value
+                found[sample.name, sample.labels.get("queue")] = sample.value
 
     thread = threading.Thread(target=scrape)
     thread.start()
@@ -140,22 +147,39 @@ def scrape_in_a_thread(collector):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_queue_is_read_at_each_scrape():
-    collector = metrics.QueueCollector(["default", "email"])
+def test_the_queue_failures_and_last_backup_are_read_at_each_scrape(settings):
+    settings.TASK_MAX_ATTEMPTS = 1
+    collector = metrics.DatabaseCollector(["default", "email"])
     assert scrape_in_a_thread(collector) == {
-        ("babyshop_tasks_waiting", "default"): 0,
-        ("babyshop_task_oldest_waiting_seconds", "default"): 0,
-        ("babyshop_tasks_waiting", "email"): 0,
-        ("babyshop_task_oldest_waiting_seconds", "email"): 0,
+        (name, queue): 0
+        for name in (
+            "babyshop_tasks_waiting",
+            "babyshop_task_oldest_waiting_seconds",
+            "babyshop_tasks_failed",
+        )
+        for queue in ("default", "email")
     }
+    fail.enqueue()
+    call_command("worker", "--batch")  # fails for good, at its only attempt
     old, new = succeed.enqueue(), succeed.enqueue()
     succeed.using(run_after=timezone.now() + timedelta(hours=1)).enqueue()  # not due: not waiting
     DBTaskResult.objects.filter(id=old.id).update(enqueued_at=timezone.now() - timedelta(minutes=10))
+    finished = timezone.now() - timedelta(hours=3)
+    Backup.objects.create(name="20261204T000000Z", finished_at=finished - timedelta(days=1), size_bytes=1)
+    Backup.objects.create(name="20261205T000000Z", finished_at=finished, size_bytes=123456)
     found = scrape_in_a_thread(collector)
     assert found["babyshop_tasks_waiting", "default"] == 2
     assert 600 <= found["babyshop_task_oldest_waiting_seconds", "default"] < 660
+    assert found["babyshop_tasks_failed", "default"] == 1
     assert found["babyshop_tasks_waiting", "email"] == 0
+    assert found["babyshop_backup_last_success_timestamp_seconds", None] == finished.timestamp()
+    assert found["babyshop_backup_last_size_bytes", None] == 123456
     assert DBTaskResult.objects.filter(id=new.id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_collector_reports_nothing_while_the_database_is_away():
+    assert scrape_in_a_thread(metrics.DatabaseCollector(["default"]), host="db.invalid") == {}
 
 
 def free_port():
@@ -231,3 +255,77 @@ def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only():
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """A CA of our own and a certificate it signed for shop.test, ending on 2030-01-01."""
+    directory = tmp_path_factory.mktemp("pki")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-subj", "/CN=test CA", "-days", "3650",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "site.key",
+        "-out",
+        "site.csr",
+        "-subj",
+        "/CN=shop.test",
+    )
+    (directory / "names.ext").write_text(
+        "subjectAltName=DNS:shop.test\nauthorityKeyIdentifier=keyid\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl("x509", "-req", "-in", "site.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "site.pem", "-not_before", "20250101000000Z", "-not_after", "20300101000000Z",
+            "-extfile", "names.ext")  # fmt: skip
+    return directory
+
+
+@pytest.fixture
+def tls_server(certificates):
+    """A TLS server serving shop.test's certificate: its address."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificates / "site.pem", certificates / "site.key")
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), context.wrap_socket(client, server_side=True):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()
+    listener.close()
+
+
+def certificate_figures(collector):
+    return {sample.name: sample.value for family in collector.collect() for sample in family.samples}
+
+
+def test_the_proxys_certificate_is_checked_as_a_browser_would(tls_server, certificates):
+    trusted = metrics.CertificateCollector(tls_server, "shop.test", cafile=certificates / "ca.pem")
+    assert certificate_figures(trusted) == {
+        "babyshop_tls_certificate_valid": 1,
+        "babyshop_tls_certificate_expiry_timestamp_seconds": 1893456000,  # 2030-01-01
+    }
+    another_name = metrics.CertificateCollector(tls_server, "www.shop.test", cafile=certificates / "ca.pem")
+    untrusted = metrics.CertificateCollector(tls_server, "shop.test")  # (the system's CAs only)
+    assert (
+        certificate_figures(another_name)
+        == certificate_figures(untrusted)
+        == {"babyshop_tls_certificate_valid": 0}
+    )
+    tls_server_gone = metrics.CertificateCollector(("127.0.0.1", free_port()), "shop.test")
+    assert certificate_figures(tls_server_gone) == {}
