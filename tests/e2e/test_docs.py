@@ -14,11 +14,17 @@ SOURCES = {
     "docker-compose.prod.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.page-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.swarm.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.monitoring.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.monitoring-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "scripts/lib.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "scripts/swarm-deploy.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
 }
-# Set by scripts/swarm-deploy.sh for the swarm file, not by the user.
-DERIVED = {"CADDYFILE_DIGEST", "DB_INIT_DIGEST", "STACK_NAME"}
+# Set by scripts/swarm-deploy.sh for the swarm file, and by scripts/lib.sh
+# for Alertmanager from the SMTP settings, not by the user.
+DERIVED = {
+    "CADDYFILE_DIGEST", "DB_INIT_DIGEST", "STACK_NAME",
+    "ALERT_SMTP_SMARTHOST", "ALERT_SMTP_REQUIRE_TLS", "ALERT_EMAIL_FROM",
+}  # fmt: skip
 
 
 def test_env_example_documents_every_variable():

@@ -6,6 +6,9 @@ import pytest
 
 from conftest import PROD_COMPOSE, ROOT, client, csrf_token, inspect, png, run
 
+# What MONITORING=true (on in the shared stack) adds.
+MONITORING_SERVICES = ("prometheus", "alertmanager", "db-exporter", "cache-exporter", "disk-exporter")
+
 
 def test_http_redirects_to_https(stack):
     response = client().get(
@@ -139,11 +142,11 @@ def test_web_has_no_route_out_of_the_machine(stack):
 
 def test_no_secret_in_inspect_history_or_logs(stack, image):
     secrets = stack.secrets()
-    assert len(secrets) == 3
+    assert len(secrets) == 4  # (the fourth, cache_exporter, holds the cache's password for its exporter)
     assert all(len(secret) >= 50 for secret in secrets)
-    containers = [
-        c for service in ("proxy", "web", "worker", "db", "cache") for c in stack.containers(service)
-    ]
+    services = ("proxy", "web", "worker", "db", "cache", *MONITORING_SERVICES)
+    containers = [c for service in services for c in stack.containers(service)]
+    assert len(containers) == len(services) + 1  # (two web containers)
     inspected = run("docker", "inspect", *containers).stdout
     history = run("docker", "history", "--no-trunc", image).stdout
     logs = stack.logs()

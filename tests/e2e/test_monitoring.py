@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from conftest import MailCatcher, Stack, run, wait_until
+from conftest import MailCatcher, Stack, inspect, run, wait_until
 
 # What the shared stack runs: two web containers of two gunicorn workers each.
 EXPECTED_TARGETS = {
@@ -135,3 +135,15 @@ def site_down_is_mailed(stack, catcher, figures):
         f"alerts: web stopped -> {fired['subject']!r} mailed after {fired_after:.0f}s; "
         f"started -> {resolved['subject']!r} after {time.monotonic() - started:.0f}s"
     )
+
+
+def test_the_monitoring_containers_are_hardened(stack):
+    """Nothing changes outside their volumes, no capability, no root, bounded."""
+    for service in ("prometheus", "alertmanager", "db-exporter", "cache-exporter", "disk-exporter"):
+        (container,) = stack.containers(service)
+        host = json.loads(inspect(container, "{{json .HostConfig}}"))
+        assert host["ReadonlyRootfs"] is True, service
+        assert host["CapDrop"] == ["ALL"], service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert min(host["Memory"], host["PidsLimit"]) > 0, service
+        assert run("docker", "exec", container, "id", "-u").stdout.strip() not in ("", "0"), service
