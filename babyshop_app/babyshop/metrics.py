@@ -7,8 +7,8 @@ so only the services on the stack's private networks can read them.
 
 - web: gunicorn's workers are separate processes, each counting the requests
   it answers. prometheus_client's multiprocess mode keeps their values in
-  files (PROMETHEUS_MULTIPROC_DIR, set by gunicorn.conf.py before the app is
-  loaded), and gunicorn's master serves their sum (serve_web).
+  files (PROMETHEUS_MULTIPROC_DIR, set by the settings before anything
+  imports the client), and gunicorn's master serves their sum (serve_web).
 - the worker is one process and serves its own values, with the queue and
   the last backup read from the database at each scrape (serve_worker).
 
@@ -70,7 +70,8 @@ TASK_DURATION = Histogram(
 
 class MetricsMiddleware:
     """Counts and times each request Django answers. After the request log,
-    before the page cache: its hits are counted too (view "page_cache")."""
+    before the page cache: the pages it serves are counted too (view
+    "page_cache")."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -82,7 +83,7 @@ class MetricsMiddleware:
         cache = response.get("X-Cache")
         if cache is not None:
             PAGE_CACHE.labels(cache).inc()
-        if cache == "hit":
+        if cache in ("hit", "personal"):  # (served before any URL was resolved)
             view = "page_cache"
         elif match := request.resolver_match:
             view = match.view_name or match.route

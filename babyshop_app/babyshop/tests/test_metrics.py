@@ -74,14 +74,19 @@ def test_nothing_is_counted_with_metrics_off(client):
 
 
 @pytest.mark.django_db
-def test_page_cache_results_are_counted_and_hits_have_a_view_of_their_own(client, page_cache, metrics_on):
+def test_page_cache_results_are_counted_and_its_pages_have_a_view_of_their_own(
+    client, page_cache, metrics_on, django_user_model
+):
     hits = Delta("babyshop_page_cache_requests_total", result="hit")
     misses = Delta("babyshop_page_cache_requests_total", result="miss")
+    personal = Delta("babyshop_page_cache_requests_total", result="personal")
     served = Delta("babyshop_http_requests_total", view="page_cache", method="GET", status="200")
     assert client.get("/")["X-Cache"] == "miss"
     assert client.get("/")["X-Cache"] == "hit"
     assert client.get("/")["X-Cache"] == "hit"
-    assert (misses(), hits(), served()) == (1, 2, 2)
+    client.force_login(django_user_model.objects.create_user("ada", "ada@example.com", "a-long-Passw0rd"))
+    assert client.get("/")["X-Cache"] == "personal"
+    assert (misses(), hits(), personal(), served()) == (1, 2, 1, 3)
 
 
 @pytest.mark.django_db
