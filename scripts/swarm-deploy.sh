@@ -32,6 +32,8 @@ tag="${DEPLOY_TAG:-}"
 env_file="${ENV_FILE:-.env}"
 read -r -a files <<<"${SWARM_FILES:-${compose_files[*]} docker-compose.swarm.yml}"
 [ -n "$image" ] && [ -n "$tag" ] || fail "DEPLOY_IMAGE and DEPLOY_TAG must name a pushed image"
+[ -z "$monitoring" ] \
+    || fail "MONITORING=true is for a single VM (make prod-up): on a swarm, set it to false and scrape the services from a Prometheus of your own (docs/monitoring.md)"
 require_settings
 [[ "$stack" =~ ^[a-z0-9][a-z0-9_-]*$ ]] || fail "STACK_NAME='$stack' is not valid: expected lower-case letters, digits, - and _"
 
@@ -46,8 +48,6 @@ for name in HTTP_PORT HTTPS_PORT; do
         || fail "$name='$value' is not valid for a swarm: expected a port number (the proxy listens on every address of the edge nodes)"
 done
 replicas="$(web_replicas)"
-[ -z "$monitoring" ] \
-    || fail "MONITORING=true is for a single VM (make prod-up): on a swarm, set it to false and scrape the services from a Prometheus of your own (docs/monitoring.md)"
 [ -n "$(setting MEDIA_VOLUME_DEVICE)" ] \
     || fail "MEDIA_VOLUME_DEVICE is not set: expected the shared directory every node mounts for uploads, e.g. :/srv/babyshop-media on an NFS server (see .env.example)"
 

@@ -4,11 +4,13 @@ of all its processes, and no metric is reachable from outside; on a stack of
 its own, web stops and the site-down alert is mailed, then its resolution."""
 
 import json
+import os
 import time
 
+import pytest
 import requests
 
-from conftest import MailCatcher, Stack, inspect, run, wait_until
+from conftest import ROOT, MailCatcher, Stack, inspect, run, wait_until
 
 # What the shared stack runs: two web containers of two gunicorn workers each.
 EXPECTED_TARGETS = {
@@ -147,3 +149,23 @@ def test_the_monitoring_containers_are_hardened(stack):
         assert "no-new-privileges:true" in host["SecurityOpt"], service
         assert min(host["Memory"], host["PidsLimit"]) > 0, service
         assert run("docker", "exec", container, "id", "-u").stdout.strip() not in ("", "0"), service
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("ALERT_EMAIL=ops@example.com\n", "needs SMTP_HOST: alerts are mailed through the shop's SMTP"),
+        ("SMTP_HOST=smtp.example.com\n", "needs ALERT_EMAIL: expected the address alerts are mailed to"),
+    ],
+)  # fmt: skip
+def test_monitoring_without_a_way_to_send_alerts_stops_before_anything_starts(tmp_path, settings, message):
+    secrets = tmp_path / "secrets"
+    run(str(ROOT / "scripts" / "make-secrets.sh"), env={**os.environ, "SECRETS_DIR": str(secrets)})
+    env_file = tmp_path / "prod.env"
+    env_file.write_text(f"SITE_DOMAIN=localhost\nSECRETS_DIR={secrets}\nMONITORING=true\n{settings}")
+    environment = {key: value for key, value in os.environ.items() if key != "SECRETS_DIR"}
+    prod_up = str(ROOT / "scripts" / "prod-up.sh")
+    result = run(prod_up, env={**environment, "ENV_FILE": str(env_file)}, check=False)
+    (line,) = result.stderr.strip().splitlines()
+    assert result.returncode == 2
+    assert line.startswith(f"prod-up: MONITORING=true {message}")
