@@ -18,7 +18,8 @@
 #    finishes before the old one exits. db and cache are recreated only if their settings
 #    changed, the proxy only if its settings or its Caddyfile did (a pause of
 #    about a second then: a Caddyfile replaced by a deploy reaches the proxy
-#    only in a new container), and Prometheus likewise with its configuration.
+#    only in a new container), and Prometheus likewise with its configuration
+#    (or told to read it again).
 #
 # Old and new code overlap during an update, on the new schema: migrations
 # must be expand/contract (docs/deploy.md, "Deploying without a pause").
@@ -73,10 +74,13 @@ recreate=()
 "${compose[@]}" exec -T proxy cat /etc/caddy/Caddyfile | cmp -s - Caddyfile || recreate=(--force-recreate)
 "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" proxy
 if [ "${#monitoring_services[@]}" -gt 0 ]; then
-    # Prometheus reads its configuration at start: a changed one needs a new container.
+    # Prometheus reads its files at start and on SIGHUP. A file replaced (a
+    # deploy, a git pull) is not the one its running container has mounted:
+    # a new container then; one edited in place is, and SIGHUP has it read.
     recreate=()
     files=(prometheus.yml alerts.yml ${page_cache:+jobs/cache.yml})
     "${compose[@]}" exec -T prometheus sh -c 'cd /etc/prometheus && cat "$@"' sh "${files[@]}" \
         | cmp -s - <(cd monitoring && cat "${files[@]}") || recreate=(--force-recreate)
     "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" "${monitoring_services[@]}"
+    [ "${#recreate[@]}" -gt 0 ] || docker kill --signal HUP "$("${compose[@]}" ps --quiet prometheus)" >/dev/null
 fi
