@@ -26,7 +26,10 @@ STYLED = {"body": ("background-color", "rgb(255, 250, 247)"), ".site-header": ("
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(catcher):
+    """Chromium, started once the mail catcher runs: a container joining a
+    network changes the host's, and Chromium fails the requests in flight
+    then (ERR_NETWORK_CHANGED, seen once in CI)."""
     if not CHROMIUM.exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package, or set CHROMIUM")
     sync_api = pytest.importorskip("playwright.sync_api")
