@@ -127,18 +127,29 @@ RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
 # copies are served); GeoDjango needs GDAL and GEOS, which this image does not
 # have; nor is Pillow's AVIF codec (5 MB: uploads take PNG, JPEG, GIF and WebP
 # only, babyshop/images.py; without it Pillow reports AVIF as unsupported);
+# nor botocore's and boto3's descriptions of AWS services other than S3 (26 MB;
+# django-storages talks to S3 only); nor the translations of languages not in
+# LOCALES (7 MB: LANGUAGE_CODE is en-us and no middleware picks another; a
+# project that translates adds its languages, e.g. --build-arg LOCALES="en|de");
 # debug symbols are stripped from the extensions.
 # Then every module is compiled to bytecode now, once: the container's root
 # filesystem is read-only, so otherwise each process would compile Django
 # again in memory at every start (0.9 s instead of 0.3 s for manage.py check,
 # for 12 MB). unchecked-hash: these files never change, whatever their mtime.
 FROM builder AS runtime-venv
+ARG LOCALES="en"
 RUN uv pip uninstall --quiet brotli \
  && find "$VIRTUAL_ENV" \( -name '*.c' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.po' \) -delete \
  && rm -rf "$VIRTUAL_ENV"/lib/python3.*/site-packages/django/contrib/gis \
            "$VIRTUAL_ENV"/lib/python3.*/site-packages/django/contrib/admin/static \
            "$VIRTUAL_ENV"/lib/python3.*/site-packages/PIL/_avif.*.so \
            "$VIRTUAL_ENV"/lib/python3.*/site-packages/pillow.libs/libavif-*.so* \
+ && find "$VIRTUAL_ENV"/lib/python3.*/site-packages/botocore/data -mindepth 1 -maxdepth 1 ! -name s3 \
+      ! -name endpoints.json ! -name partitions.json ! -name sdk-default-configuration.json ! -name _retry.json \
+      -exec rm -rf {} + \
+ && find "$VIRTUAL_ENV"/lib/python3.*/site-packages/boto3/data -mindepth 1 -maxdepth 1 ! -name s3 -exec rm -rf {} + \
+ && find "$VIRTUAL_ENV" -regextype posix-extended -type d -path '*/locale/*' ! -path '*/locale/*/*' \
+      ! -name __pycache__ ! -regex ".*/locale/(${LOCALES})" -exec rm -rf {} + \
  && find "$VIRTUAL_ENV" -name '*.so*' -type f -exec strip --strip-unneeded {} + \
  && python -m compileall -q -j 0 --invalidation-mode unchecked-hash "$VIRTUAL_ENV"
 

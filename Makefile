@@ -36,10 +36,13 @@ FORMER_DEV_PROJECTS :=
 # `make upgrade`: the blueprint this project was made from, and its branch.
 BLUEPRINT ?=
 BLUEPRINT_REF ?= main
-# `make up PAGE_CACHE=true` starts the page cache's Valkey too (only the dev
-# commands pass it on: the production scripts read it from the env file).
-DEV := PAGE_CACHE=$(or $(PAGE_CACHE),false) docker compose --project-name $(DEV_PROJECT) --env-file /dev/null \
-	-f docker-compose.yml $(if $(filter 1 true yes on,$(PAGE_CACHE)),--profile page-cache)
+# `make up PAGE_CACHE=true` starts the page cache's Valkey too, and
+# MEDIA_STORAGE=s3 the object store (only the dev commands pass them on: the
+# production scripts read them from the env file).
+DEV := PAGE_CACHE=$(or $(PAGE_CACHE),false) MEDIA_STORAGE=$(or $(MEDIA_STORAGE),local) \
+	docker compose --project-name $(DEV_PROJECT) --env-file /dev/null -f docker-compose.yml \
+	$(if $(filter 1 true yes on,$(PAGE_CACHE)),--profile page-cache) \
+	$(if $(filter s3 S3,$(MEDIA_STORAGE)),--profile object-storage)
 PROD := scripts/compose.sh
 # A rebuilt image takes the tag from the one before, which stays untagged:
 # remove this project's untagged images once no container uses them.
@@ -78,7 +81,7 @@ watch: build ## The dev stack without the bind mount: Compose syncs saved files 
 
 .PHONY: down
 down: ## Stop the dev stack (keeps the database volume)
-	$(DEV) --profile page-cache down --remove-orphans
+	$(DEV) --profile page-cache --profile object-storage down --remove-orphans
 
 .PHONY: restart
 restart: ## Restart the dev stack's worker after changing a task (runserver reloads by itself)
@@ -126,8 +129,8 @@ rename: build ## Give the project your name: make rename NAME=acme_store (packag
 ## ---- quality ---------------------------------------------------------------
 
 .PHONY: test
-test: build ## App tests: pytest-django in the dev image against the compose Postgres (and Valkey)
-	$(DEV) --profile page-cache run --rm -e MIGRATE_ON_START=false web pytest $(ARGS)
+test: build ## App tests: pytest-django in the dev image against the compose Postgres (and Valkey, SeaweedFS)
+	$(DEV) --profile page-cache --profile object-storage run --rm -e MIGRATE_ON_START=false web pytest $(ARGS)
 
 .PHONY: e2e
 e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.prod.yml, check it over HTTP
@@ -305,7 +308,7 @@ restore-cleanup: ## Delete the database and media the last restore (or undo) rep
 .PHONY: clean
 clean: ## Remove the dev stack, its volumes and images (those of names before a rename too), and local caches
 	for project in $(DEV_PROJECT) $(FORMER_DEV_PROJECTS); do \
-	  docker compose --project-name "$$project" --env-file /dev/null -f docker-compose.yml --profile page-cache \
+	  docker compose --project-name "$$project" --env-file /dev/null -f docker-compose.yml --profile page-cache --profile object-storage \
 	    down --volumes --remove-orphans; \
 	  docker image ls --quiet --filter "label=com.docker.compose.project=$$project" | xargs -r docker image rm --force; \
 	done

@@ -1,10 +1,13 @@
 """Fixtures for every app's tests (each app keeps its own in <app>/tests/)."""
 
+from uuid import uuid4
+
 import pytest
 from django.core.cache import cache
+from django.core.files.storage import storages
 from django.core.management import call_command
 
-from babyshop import health, pagecache
+from babyshop import config, health, pagecache
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +65,18 @@ def run_tasks(settings):
     scheduled job: babyshop/tests/test_schedule.py has those)."""
     settings.TASK_SCHEDULE = {}
     return lambda: call_command("worker", "--batch")
+
+
+@pytest.fixture
+def bucket(settings):
+    """MEDIA_STORAGE=s3 on a new bucket in the dev stack's object store
+    (SeaweedFS, docker-compose.yml), emptied and removed afterwards."""
+    options = {**config.bucket(), "bucket_name": f"test-{uuid4().hex}"}
+    settings.MEDIA_STORAGE = "S3"
+    default = {"BACKEND": "babyshop.buckets.BucketStorage", "OPTIONS": options}
+    settings.STORAGES = {**settings.STORAGES, "default": default}
+    storage = storages["default"]
+    storage.bucket.create()
+    yield storage
+    storage.bucket.object_versions.delete()
+    storage.bucket.delete()

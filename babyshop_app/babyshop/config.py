@@ -286,3 +286,43 @@ def cache_url(name="CACHE_URL"):
     if not re.fullmatch(r"/?\d*", parts.path):
         raise ConfigError(f"{name} has database {parts.path.lstrip('/')!r}: {expected} (a number)")
     return value
+
+
+# S3's rule for bucket names: 3-63 lowercase letters, digits, dots and hyphens.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def bucket():
+    """The S3_* settings of MEDIA_STORAGE=s3, as django-storages' options.
+
+    S3_BUCKET and both keys are required (the secret best from the file named
+    by S3_SECRET_ACCESS_KEY_FILE); S3_ENDPOINT_URL is unset for AWS itself,
+    else the provider's https://HOST (http:// only on a private network).
+    """
+    name = _raw("S3_BUCKET")
+    if name is None:
+        raise ConfigError("S3_BUCKET is not set: MEDIA_STORAGE=s3 needs the name of a private bucket")
+    if not BUCKET_NAME.match(name):
+        raise ConfigError(
+            f"S3_BUCKET={name!r} is not a bucket name: "
+            "expected 3-63 lowercase letters, digits, dots and hyphens"
+        )
+    endpoint = _raw("S3_ENDPOINT_URL")
+    if endpoint is not None:
+        expected = "expected the provider's https://HOST[:PORT], or nothing for AWS"
+        parts = _server_url("S3_ENDPOINT_URL", endpoint, ("https", "http"), expected)
+        if parts.username or parts.password or parts.path.strip("/") or parts.query:
+            raise ConfigError(f"S3_ENDPOINT_URL has more than a scheme, host and port: {expected}")
+    options = {
+        "bucket_name": name,
+        "endpoint_url": endpoint,
+        "region_name": string("S3_REGION", "us-east-1"),
+    }
+    for option, variable in (("access_key", "S3_ACCESS_KEY_ID"), ("secret_key", "S3_SECRET_ACCESS_KEY")):
+        options[option] = _raw(variable)
+        if options[option] is None:
+            raise ConfigError(
+                f"{variable} is not set: MEDIA_STORAGE=s3 needs the bucket's keys "
+                "(the secret key best in the file named by S3_SECRET_ACCESS_KEY_FILE)"
+            )
+    return options

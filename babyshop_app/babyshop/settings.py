@@ -312,10 +312,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(config.string("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Uploads are kept on the local disk (MEDIA_ROOT, a volume) or, with
+# MEDIA_STORAGE=s3, in a private S3-compatible bucket (docs/object-storage.md);
+# either way babyshop/media.py serves them under MEDIA_URL.
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(config.string("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_STORAGE = config.choice("MEDIA_STORAGE", ("LOCAL", "S3"), "LOCAL")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "babyshop.buckets.BucketStorage", "OPTIONS": config.bucket()}
+        if MEDIA_STORAGE == "S3"
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     # Content-hashed names (cacheable forever) and gzip/brotli copies made by
     # collectstatic, served by WhiteNoise with far-future cache headers.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

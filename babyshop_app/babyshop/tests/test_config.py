@@ -28,6 +28,12 @@ APP_VARIABLES = (
     "SMTP_HOST",
     "SMTP_PORT",
     "SMTP_SECURITY",
+    "MEDIA_STORAGE",
+    "S3_BUCKET",
+    "S3_ENDPOINT_URL",
+    "S3_REGION",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
 )
 
 
@@ -494,3 +500,64 @@ class TestOnePlace:
         assert re.search(r"^workers += 3$", ready.stdout, re.MULTILINE), "gunicorn ran, with its settings"
         refused = manage("prestart", *self.GUNICORN, MIGRATE_ON_START="false", WEB_CONCURRENCY="lots")
         assert_config_error(refused, "WEB_CONCURRENCY='lots' is not valid")
+
+
+class TestBucket:
+    """MEDIA_STORAGE=s3's settings (babyshop/buckets.py)."""
+
+    @pytest.fixture(autouse=True)
+    def complete(self, monkeypatch):
+        for name, value in {
+            "S3_BUCKET": "shop-media",
+            "S3_ENDPOINT_URL": "https://s3.example.com",
+            "S3_ACCESS_KEY_ID": "AKIASHOP",
+            "S3_SECRET_ACCESS_KEY": "s3cr3t-key-value",
+        }.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("S3_REGION", raising=False)
+
+    def test_the_options(self):
+        assert config.bucket() == {
+            "bucket_name": "shop-media",
+            "endpoint_url": "https://s3.example.com",
+            "region_name": "us-east-1",
+            "access_key": "AKIASHOP",
+            "secret_key": "s3cr3t-key-value",
+        }
+
+    def test_the_secret_key_from_a_file(self, monkeypatch, tmp_path):
+        (tmp_path / "s3_secret_key").write_text("from-the-file\n")
+        monkeypatch.delenv("S3_SECRET_ACCESS_KEY")
+        monkeypatch.setenv("S3_SECRET_ACCESS_KEY_FILE", str(tmp_path / "s3_secret_key"))
+        assert config.bucket()["secret_key"] == "from-the-file"
+
+    def test_aws_itself_needs_no_endpoint(self, monkeypatch):
+        monkeypatch.delenv("S3_ENDPOINT_URL")
+        assert config.bucket()["endpoint_url"] is None
+
+    @pytest.mark.parametrize(
+        ("name", "value", "message"),
+        [
+            ("S3_BUCKET", None, "S3_BUCKET is not set: MEDIA_STORAGE=s3 needs the name of a private bucket"),
+            ("S3_BUCKET", "Shop_Media", "S3_BUCKET='Shop_Media' is not a bucket name"),
+            ("S3_ENDPOINT_URL", "s3.example.com", "S3_ENDPOINT_URL has scheme '(none)'"),
+            ("S3_ENDPOINT_URL", "https://s3.example.com/shop-media", "S3_ENDPOINT_URL has more than"),
+            ("S3_ACCESS_KEY_ID", None, "S3_ACCESS_KEY_ID is not set"),
+            ("S3_SECRET_ACCESS_KEY", None, "S3_SECRET_ACCESS_KEY is not set"),
+        ],
+    )
+    def test_mistakes_are_one_line(self, monkeypatch, name, value, message):
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+        with pytest.raises(config.ConfigError) as error:
+            config.bucket()
+        assert str(error.value).startswith(message)
+        assert "s3cr3t-key-value" not in str(error.value)
+
+    def test_the_choice_is_checked_at_start(self):
+        result = manage("check", MEDIA_STORAGE="s3", S3_BUCKET=None)
+        assert_config_error(result, "S3_BUCKET is not set")
+        result = manage("check", MEDIA_STORAGE="ftp")
+        assert_config_error(result, "MEDIA_STORAGE='ftp' is not valid: expected one of LOCAL, S3")

@@ -36,3 +36,20 @@ def test_a_picture_of_another_type_than_its_name_is_refused(admin_client, catego
     (error,) = response.context["adminform"].form.errors["image"]
     assert error.startswith("The file is a JPEG picture but its name ends in '.png'")
     assert not Product.objects.exists()
+
+
+def test_a_picture_uploaded_in_the_admin_goes_to_the_bucket(admin_client, category, bucket, client):
+    assert add_product(admin_client, category, "rattle.png", picture()).status_code == 302
+    product = Product.objects.get()
+    key = product.image.name
+    assert bucket.bucket.Object(key).get()["Body"].read() == picture()
+    page = client.get(f"/products/{product.slug}/").content.decode()
+    assert f'src="/media/{key}"' in page
+    # A deleted product leaves its picture, which a backup may name.
+    deleted = admin_client.post(f"/admin/products/product/{product.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not Product.objects.exists()
+    image = client.get(f"/media/{key}")
+    assert (image.status_code, image["Content-Type"]) == (200, "image/png")
+    assert b"".join(image.streaming_content) == picture()
+    image.close()  # last: closing ends the request, which closes the database connection

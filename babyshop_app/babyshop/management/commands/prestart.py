@@ -1,7 +1,8 @@
 """What every container does before its command (entrypoint.sh).
 
 Loading the settings checks every environment variable, gunicorn's included,
-so a bad value stops the container here with its one-line message. Then,
+so a bad value stops the container here with its one-line message; so does a
+media bucket (MEDIA_STORAGE=s3) that is missing or refuses the keys. Then,
 unless MIGRATE_ON_START is false (one-off commands): wait for the database
 (DB_WAIT_TIMEOUT) and apply the migrations under the advisory lock (and load
 the demo catalog if SEED_DEMO is true). One Python process for all of it.
@@ -31,6 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("gunicorn", nargs=argparse.REMAINDER, help="gunicorn and its arguments: run next")
 
     def handle(self, *args, gunicorn, **options):
+        if settings.MEDIA_STORAGE == "S3":
+            from babyshop import buckets  # boto3 is loaded only when used
+
+            buckets.check()
         if settings.MIGRATE_ON_START:
             # What these commands print goes to the log, in LOG_FORMAT.
             log = logging.getLogger("babyshop.start")
