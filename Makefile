@@ -185,7 +185,7 @@ prod-build: ## Build the production image (IMAGE:TAG from .env, default babyshop
 	$(PROD) build web
 
 .PHONY: secrets
-secrets: ## Create the production secrets in ./secrets (random, owner-only; never overwrites)
+secrets: ## Create the production secrets in ./secrets (random, owner-only; never overwrites; MEDIA_STORAGE=s3: asks for the bucket's key)
 	scripts/make-secrets.sh
 
 .PHONY: prod-up

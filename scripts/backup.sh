@@ -44,7 +44,9 @@ trap 'rm -rf -- "$partial"' EXIT
 "${compose[@]}" exec -T db sh -c 'pg_dump --username="$APP_DB_USER" --dbname="$POSTGRES_DB" --format=custom' \
     >"$partial/database.dump"
 # A restore in progress stages its files in dot directories of the volume
-# (scripts/restore.sh); they are not part of the shop's media.
+# (scripts/restore.sh); they are not part of the shop's media. With
+# MEDIA_STORAGE=s3 web's media directory is empty (an empty archive): the
+# uploads stay in the bucket, where the shop never replaces or deletes one.
 "${compose[@]}" exec -T web tar -C /app/media --exclude='./.restore-*' --exclude='./.previous-*' -cf - . \
     >"$partial/media.tar"
 problem="$(check_archives "$partial" "$partial/contents.txt")" \
@@ -54,6 +56,8 @@ problem="$(check_archives "$partial" "$partial/contents.txt")" \
 mv -- "$partial" "$target"
 trap - EXIT
 echo "backup: $target ($(du -sh -- "$target" | cut -f1); $(awk '{ rows += $2 } END { print NR " tables, " rows " rows" }' "$target/contents.txt"))"
+[ -z "$media_in_bucket" ] \
+    || echo "backup: the uploads are in bucket $(setting S3_BUCKET), which keeps them (docs/object-storage.md)"
 
 if [ -n "$copy_command" ]; then
     # The user's own shell command, e.g. rsync -a "$1" backup@host:babyshop/

@@ -55,7 +55,7 @@ on_vm() {
     exec </dev/null  # this script came on stdin: nothing below may read it
     local path="$1" reference="$2" next="$3" name
     local files=(docker-compose.prod.yml docker-compose.page-cache.yml docker-compose.monitoring.yml
-        docker-compose.monitoring-cache.yml monitoring Caddyfile .env scripts systemd)
+        docker-compose.monitoring-cache.yml docker-compose.s3.yml monitoring Caddyfile .env scripts systemd)
     stop() {
         echo "deploy: $*" >&2
         exit 2
@@ -74,6 +74,7 @@ on_vm() {
         stop "the VM cannot pull the image $reference: expected an image pushed earlier (make push; docker login on the VM for a private registry); nothing was changed"
     fi
     SECRETS_DIR="$PWD/secrets" SECRETS_IMAGE="$reference" "$next/scripts/make-secrets.sh"
+    unset S3_SECRET_ACCESS_KEY
 
     mkdir .deploy-previous
     for name in "${files[@]}"; do
@@ -107,7 +108,7 @@ bundle="$(mktemp -d)"
 trap 'rm -rf -- "$bundle"' EXIT
 mkdir "$bundle/scripts" "$bundle/systemd"
 cp -R docker-compose.prod.yml docker-compose.page-cache.yml docker-compose.monitoring.yml \
-    docker-compose.monitoring-cache.yml monitoring Caddyfile "$bundle/"
+    docker-compose.monitoring-cache.yml docker-compose.s3.yml monitoring Caddyfile "$bundle/"
 cp scripts/lib.sh scripts/compose.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh \
     scripts/db-init.sh scripts/db-roles.sh "$bundle/scripts/"
 {
@@ -137,6 +138,13 @@ next=".deploy-next.$(date -u +%Y%m%dT%H%M%SZ).$$"
 # shellcheck disable=SC2016  # expanded by the VM's shell
 tar -C "$bundle" -cf - . | remote bash -c 'mkdir -p -- "$1" && tar -C "$1" -xf - --no-same-owner' \
     upload "$path/$next"
+# The script goes on ssh's stdin; so does the bucket's secret key, if given
+# here for the VM's first MEDIA_STORAGE=s3 deploy (make-secrets.sh there
+# writes it once): never on a command line, where ps would show it.
 # shellcheck disable=SC2016  # run on the VM
-{ declare -f on_vm; echo 'on_vm "$@"'; } | remote bash -s -- "$path" "$image:$tag" "$next"
+{
+    [ -z "${S3_SECRET_ACCESS_KEY:-}" ] || printf 'export S3_SECRET_ACCESS_KEY=%q\n' "$S3_SECRET_ACCESS_KEY"
+    declare -f on_vm
+    echo 'on_vm "$@"'
+} | remote bash -s -- "$path" "$image:$tag" "$next"
 echo "deploy: $host now runs $image:$tag"

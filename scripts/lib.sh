@@ -16,9 +16,15 @@ require_settings() {
     [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
     secrets_dir="$(setting SECRETS_DIR ./secrets)"
     for name in secret_key postgres_password smtp_password ${page_cache:+cache_password} \
-        ${monitoring:+${page_cache:+cache_exporter}}; do
+        ${monitoring:+${page_cache:+cache_exporter}} ${media_in_bucket:+s3_secret_key}; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
+    if [ -n "$media_in_bucket" ]; then
+        for name in S3_BUCKET S3_ACCESS_KEY_ID; do
+            [ -n "$(setting "$name")" ] \
+                || fail "MEDIA_STORAGE=s3 needs $name: expected the bucket's name and key id, the secret key in $secrets_dir/s3_secret_key (docs/object-storage.md)"
+        done
+    fi
     if [ -n "$monitoring" ]; then
         [ -n "$(setting SMTP_HOST)" ] \
             || fail "MONITORING=true needs SMTP_HOST: alerts are mailed through the shop's SMTP server (docs/monitoring.md)"
@@ -79,8 +85,15 @@ on_off() {
 # docker-compose.prod.yml (for Compose and Swarm alike).
 page_cache="$(on_off PAGE_CACHE false)"
 monitoring="$(on_off MONITORING false)"
+media_storage="$(setting MEDIA_STORAGE local)"
+case "${media_storage,,}" in
+    local) media_in_bucket="" ;;
+    s3) media_in_bucket=on ;;
+    *) fail "MEDIA_STORAGE='$media_storage' is not valid: expected local or s3" ;;
+esac
 compose_files=(docker-compose.prod.yml)
 [ -z "$page_cache" ] || compose_files+=(docker-compose.page-cache.yml)
+[ -z "$media_in_bucket" ] || compose_files+=(docker-compose.s3.yml)
 [ -z "$monitoring" ] || compose_files+=(docker-compose.monitoring.yml)
 [ -z "$monitoring" ] || [ -z "$page_cache" ] || compose_files+=(docker-compose.monitoring-cache.yml)
 # The services those files add that web does not depend on (prod-up.sh starts them).

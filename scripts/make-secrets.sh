@@ -10,6 +10,9 @@
 #   smtp_password      your SMTP account's     owner 10001 (app), group 65534 (alertmanager), mode 640;
 #                      password (SMTP_USER)    created blank: put the password in it if your SMTP
 #                                              server wants one
+#   s3_secret_key      the bucket's secret key  owner 10001 (app), mode 600; only with MEDIA_STORAGE=s3,
+#                      (your provider's)       from S3_SECRET_ACCESS_KEY in the environment, else
+#                                              asked for on a terminal
 #   cache_exporter     cache_password as the   owner 10001, group 10001, mode 640 (MONITORING:
 #                      Valkey exporter reads   docs/monitoring.md); made again if it is removed
 #                      it, in JSON             after cache_password is rotated
@@ -33,7 +36,17 @@ mkdir -p "$dir"
 chmod 700 "$dir"
 
 # shellcheck disable=SC2016  # expanded by the container's shell
-docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" --entrypoint sh "$image" -c '
+if [ -n "$media_in_bucket" ] && [ ! -e "$dir/s3_secret_key" ] && [ -z "${S3_SECRET_ACCESS_KEY:-}" ]; then
+    [ -t 0 ] || fail "MEDIA_STORAGE=s3 and no terminal to ask on: set S3_SECRET_ACCESS_KEY in the environment to the bucket's secret access key"
+    read -r -s -p "The bucket's secret access key (S3_SECRET_ACCESS_KEY, not shown): " S3_SECRET_ACCESS_KEY
+    echo
+    [ -n "$S3_SECRET_ACCESS_KEY" ] || fail "no secret access key given: nothing was written for it"
+fi
+export S3_SECRET_ACCESS_KEY="${S3_SECRET_ACCESS_KEY:-}"
+
+# The values reach the container in its environment, never on a command line.
+docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" --env S3_SECRET_ACCESS_KEY \
+    --env "S3=$media_in_bucket" --entrypoint sh "$image" -c '
     set -eu
     umask 077
     cd /secrets
@@ -64,4 +77,9 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
             >cache_exporter
         chown 10001:10001 cache_exporter && chmod 640 cache_exporter
         echo "secrets: created cache_exporter"
+    fi
+    if [ -n "$S3" ] && [ ! -e s3_secret_key ]; then
+        printf "%s\n" "$S3_SECRET_ACCESS_KEY" >s3_secret_key
+        chown 10001:10001 s3_secret_key && chmod 600 s3_secret_key
+        echo "secrets: created s3_secret_key"
     fi'

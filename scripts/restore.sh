@@ -115,8 +115,11 @@ move() { mv -T -- "$1" "$2"; }
 remove() { rm -rf -- "$1"; }
 '
 # media FUNCTION [ARG...]: one of the functions above, in a throwaway web
-# container (the app user, who owns the files), in the volume.
+# container (the app user, who owns the files), in the volume. Nothing with
+# MEDIA_STORAGE=s3: the uploads stay in the bucket, which holds every file a
+# database of any age names (docs/object-storage.md).
 media() {
+    [ -z "$media_in_bucket" ] || return 0
     # shellcheck disable=SC2016  # expanded by the container's shell
     "${compose[@]}" run --rm --no-deps -T --workdir /app/media --entrypoint sh web \
         -c "set -e; $media_functions"' "$@"' media "$@"
@@ -197,6 +200,9 @@ case "$action" in
         (cd "$backup" && sha256sum --check --quiet --strict SHA256SUMS) \
             || fail "$step step failed: BACKUP='$backup' fails its checksums: refusing to restore it"
         problem="$(check_archives "$backup")" || fail "$step step failed: $problem; nothing was changed"
+        # (grep reads to the end, without -q: tar must not die of SIGPIPE under pipefail.)
+        [ -z "$media_in_bucket" ] || ! "${compose[@]}" exec -T db tar -tf - <"$backup/media.tar" | grep -v '^[.]/$' >/dev/null \
+            || fail "$step step failed: $backup/media.tar holds uploads, but MEDIA_STORAGE=s3 keeps them in the bucket: copy them there first (docs/object-storage.md); nothing was changed"
         [ "${#kept_stamps[@]}" -eq 0 ] \
             || fail "the restore of ${kept_stamps[0]} kept the data from before it: make restore-undo brings it back, make restore-cleanup deletes it; then restore again. Nothing was changed"
         if [ "${CONFIRM:-}" != yes ]; then

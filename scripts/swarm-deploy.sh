@@ -48,7 +48,7 @@ for name in HTTP_PORT HTTPS_PORT; do
         || fail "$name='$value' is not valid for a swarm: expected a port number (the proxy listens on every address of the edge nodes)"
 done
 replicas="$(web_replicas)"
-[ -n "$(setting MEDIA_VOLUME_DEVICE)" ] \
+[ -n "$media_in_bucket" ] || [ -n "$(setting MEDIA_VOLUME_DEVICE)" ] \
     || fail "MEDIA_VOLUME_DEVICE is not set: expected the shared directory every node mounts for uploads, e.g. :/srv/babyshop-media on an NFS server (see .env.example)"
 
 labelled() { # labelled LABEL: the hostnames of the nodes where LABEL is true

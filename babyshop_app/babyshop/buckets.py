@@ -2,9 +2,9 @@
 
 django-storages does the writing. Links stay the shop's own (MEDIA_URL, as for
 files on disk) and babyshop/media.py streams each object from the bucket: no
-presigned link ever lands in a cached page or a browser's history, the bucket
-is never reachable from outside, and every file is sent with the same headers
-whichever storage holds it.
+expiring presigned link ever lands in a cached page, browsers never need to
+reach the store, and every file is sent with the same headers whichever
+storage holds it.
 
 No object is ever replaced or deleted by the shop: a new file with a name in
 use gets another name, and Django leaves the file of a deleted or changed row
@@ -88,8 +88,10 @@ def describe(exc):
     """One line for what went wrong talking to the bucket."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        status = exc.response["ResponseMetadata"]["HTTPStatusCode"]
-        return f"{status} {error.get('Code', '')} {error.get('Message', '')}".strip()
+        status = str(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+        # A HEAD's error has no body: botocore then gives the status as the code.
+        words = [status, error.get("Code", status), error.get("Message", "")]
+        return " ".join(dict.fromkeys(word for word in words if word))
     return str(exc).splitlines()[0]
 
 

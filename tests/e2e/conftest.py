@@ -45,6 +45,14 @@ SHARED = {
 # With the demo catalog, for the demo's own tests (tests/e2e/demo/).
 SHARED["SEED_DEMO"] = "true"
 # demo: end
+# MEDIA_STORAGE=s3 on the ObjectStore below.
+BUCKET = {
+    "MEDIA_STORAGE": "s3",
+    "S3_BUCKET": "media",
+    "S3_ENDPOINT_URL": "http://objects:8333",
+    "S3_ACCESS_KEY_ID": "babyshop-e2e",
+}
+BUCKET_SECRET = "e2e-bucket-secret-never-printed"
 IMAGE = "babyshop-e2e"
 TAG = RUN_ID
 
@@ -210,10 +218,6 @@ class Stack(Shop):
         self.dir = tmp_path
         self.http_port, self.https_port, self.prometheus_port = free_port(), free_port(), free_port()
         self.secrets_dir = tmp_path / "secrets"
-        run(
-            str(ROOT / "scripts" / "make-secrets.sh"),
-            env={**os.environ, "SECRETS_DIR": str(self.secrets_dir)},
-        )
         self.env_file = tmp_path / f"{name}.env"
         self.settings = {
             "IMAGE": IMAGE,
@@ -227,6 +231,10 @@ class Stack(Shop):
             **settings,
         }
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))
+        run(
+            str(ROOT / "scripts" / "make-secrets.sh"),
+            env={**os.environ, "ENV_FILE": str(self.env_file), "S3_SECRET_ACCESS_KEY": BUCKET_SECRET},
+        )
         self.url = f"https://localhost:{self.https_port}"
         self.http = client()
 
@@ -366,6 +374,38 @@ class MailCatcher:
         run("docker", "rm", "--force", "--volumes", self.name, check=False)
 
 
+class ObjectStore:
+    """A real S3-compatible store (SeaweedFS) holding the bucket of BUCKET,
+    as "objects" on a stack's egress network (created here, before the
+    stack starts: web checks the bucket at start). Nothing is published."""
+
+    def __init__(self, stack):
+        self.name = f"{stack.project}-objects"
+        stack.compose("create", "--no-build")
+        run(
+            "docker", "run", "--detach", "--name", self.name, "--network", f"{stack.project}_egress",
+            "--network-alias", "objects", "--env", f"S3_BUCKET={BUCKET['S3_BUCKET']}",
+            "--env", f"AWS_ACCESS_KEY_ID={BUCKET['S3_ACCESS_KEY_ID']}",
+            "--env", f"AWS_SECRET_ACCESS_KEY={BUCKET_SECRET}",
+            "chrislusf/seaweedfs:4.48", "mini", "-dir=/data", "-master.telemetry=false",
+        )  # fmt: skip
+        wait_until(lambda: BUCKET["S3_BUCKET"] in self.shell("s3.bucket.list"), "the bucket", timeout=60)
+
+    def shell(self, command):
+        """What SeaweedFS's own shell prints for command (its own view, not S3's)."""
+        command = ["docker", "exec", self.name, "sh", "-c", f"echo '{command}' | weed shell"]
+        return run(*command, check=False).stdout
+
+    def read(self, key):
+        """The bytes of the object key in the bucket."""
+        path = f"/buckets/{BUCKET['S3_BUCKET']}/{key}"
+        command = ["docker", "exec", self.name, "sh", "-c", f"echo 'fs.cat {path}' | weed shell"]
+        return subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
+
+    def __exit__(self, *exception):
+        run("docker", "rm", "--force", "--volumes", self.name, check=False)
+
+
 @contextlib.contextmanager
 def lock_held(path):
     """The flock(2) lock on path, held meanwhile as a running script holds
@@ -403,6 +443,19 @@ def catcher(stack):
     """The shared stack's SMTP server (MailDev), where its worker sends mail."""
     with MailCatcher(stack) as caught:
         yield caught
+
+
+@pytest.fixture(scope="session")
+def bucket_stack(image, tmp_path_factory):
+    """A production stack with MEDIA_STORAGE=s3 on an ObjectStore (stack.objects)."""
+    with Stack(tmp_path_factory.mktemp("bucket"), "bucket", **BUCKET) as deployed:
+        deployed.objects = ObjectStore(deployed)
+        try:
+            deployed.up()
+            deployed.trust_proxy_ca()
+            yield deployed
+        finally:
+            deployed.objects.__exit__()
 
 
 FIGURES = []

@@ -8,6 +8,8 @@ from conftest import ROOT, run
 
 SOURCES = {
     "babyshop_app/babyshop/settings.py": r'config\.\w+\(\s*"([A-Z][A-Z0-9_]+)"',
+    # Those its readers name themselves (MEDIA_STORAGE=s3's).
+    "babyshop_app/babyshop/config.py": r'"(S3_[A-Z0-9_]+)"',
     "Caddyfile": r"\{\$([A-Z][A-Z0-9_]+)",
     "scripts/backup.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "docker-compose.yml": r"\$\{([A-Z][A-Z0-9_]+)",
@@ -16,6 +18,7 @@ SOURCES = {
     "docker-compose.swarm.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.monitoring.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.monitoring-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.s3.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "scripts/lib.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "scripts/swarm-deploy.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
 }

@@ -1,15 +1,16 @@
 """The production stack on a Docker Swarm of three machines (make swarm-deploy).
 
 The machines are simulated by ../shared/docker-sandbox/swarm.sh: three
-docker:dind nodes (node1 the manager), a registry beside them that every node
-pulls from, and one directory that every node mounts at /srv/shared, standing
-in for the NFS export a real swarm would mount the media volume from. Its
-kernel has no IPVS, so tests/e2e/swarm-sandbox.yml gives the services DNS
-round robin instead of virtual IPs; everything else is the files a user
-deploys. node1 is the edge (the proxy, ports 80/443 on its address), node2
-keeps the database. The shop is reached as https://localhost:<port> through
-a forwarder on this machine to node1's port 443, so that the name, the
-certificate and the cookies are what a browser would see.
+docker:dind nodes (node1 the manager) and a registry beside them that every
+node pulls from. Uploads go to a bucket (MEDIA_STORAGE=s3), so no node
+mounts a shared directory: tests/e2e/swarm-objects.yml runs the store
+(SeaweedFS) as a service. Its kernel has no IPVS, so
+tests/e2e/swarm-sandbox.yml gives the services DNS round robin instead of
+virtual IPs; everything else is the files a user deploys. node1 is the edge
+(the proxy, ports 80/443 on its address), node2 keeps the database. The
+shop is reached as https://localhost:<port> through a forwarder on this
+machine to node1's port 443, so that the name, the certificate and the
+cookies are what a browser would see.
 
 Images: the run's production image (one), a second release made from it
 (two), a release that cannot start (broken: a setting it refuses) and one
@@ -32,6 +33,8 @@ import yaml
 
 from conftest import (
     ADMIN_PASSWORD,
+    BUCKET,
+    BUCKET_SECRET,
     ROOT,
     RUN_ID,
     Shop,
@@ -52,11 +55,13 @@ FILES = " ".join(
     [
         "docker-compose.prod.yml",
         "docker-compose.page-cache.yml",
+        "docker-compose.s3.yml",
         "docker-compose.swarm.yml",
         "tests/e2e/swarm-sandbox.yml",
+        "tests/e2e/swarm-objects.yml",
     ]
 )
-BASE_IMAGES = ("postgres:17", "caddy:2", "valkey/valkey:8")
+BASE_IMAGES = ("postgres:17", "caddy:2", "valkey/valkey:8", "chrislusf/seaweedfs:4.48")
 
 
 class Forward:
@@ -124,18 +129,12 @@ class Swarm(Shop):
         self.sandbox("load", *BASE_IMAGES)
         self.docker("node", "update", "--label-add", "babyshop.edge=true", "node1")
         self.docker("node", "update", "--label-add", "babyshop.db=true", "node2")
-        # The NFS export's stand-in, writable by the image's app user (10001).
-        media = self.shared / "media"
-        media.mkdir(parents=True)
-        os.chown(media, 10001, 10001)
+        settings = {"SITE_DOMAIN": "localhost", "PAGE_CACHE": "true", "WEB_REPLICAS": "3",
+                    "SECRETS_DIR": self.secrets_dir, **BUCKET}  # fmt: skip
+        self.env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
         run(
             str(ROOT / "scripts" / "make-secrets.sh"),
-            env={**os.environ, "SECRETS_DIR": str(self.secrets_dir)},
-        )
-        self.env_file.write_text(
-            "SITE_DOMAIN=localhost\nPAGE_CACHE=true\nWEB_REPLICAS=3\n"
-            f"SECRETS_DIR={self.secrets_dir}\n"
-            "MEDIA_VOLUME_TYPE=none\nMEDIA_VOLUME_OPTIONS=bind\nMEDIA_VOLUME_DEVICE=/srv/shared/media\n"
+            env={**os.environ, "ENV_FILE": str(self.env_file), "S3_SECRET_ACCESS_KEY": BUCKET_SECRET},
         )
         self.forward = Forward(self.nodes["node1"], 443)
         self.url = f"https://localhost:{self.forward.port}"
@@ -314,6 +313,16 @@ def test_the_production_file_is_a_valid_stack_file(tmp_path):
     }
     assert stack["secrets"]["secret_key"]["file"].endswith("/secrets/secret_key")
 
+    # MEDIA_STORAGE=s3: web mounts a tmpfs where the shared volume was (merged by target).
+    with_bucket = run(
+        "docker", "stack", "config", "-c", "docker-compose.prod.yml", "-c", "docker-compose.s3.yml",
+        "-c", "docker-compose.swarm.yml", cwd=ROOT, env={**os.environ, **variables},
+    ).stdout  # fmt: skip
+    web = yaml.safe_load(with_bucket)["services"]["web"]
+    (media,) = [volume for volume in web["volumes"] if volume["target"] == "/app/media"]
+    assert media["type"] == "tmpfs"
+    assert "s3_secret_key" in {secret["source"] for secret in web["secrets"]}
+
 
 def test_web_runs_on_several_nodes_beside_a_pinned_database(deployed):
     """Three web tasks spread over the nodes; db on the labelled node, the
@@ -340,7 +349,7 @@ def test_web_runs_on_several_nodes_beside_a_pinned_database(deployed):
 def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
     """A visitor registers through the proxy; a picture stored by one web
     task, on its node, is served by each web task, on its own node, from the
-    shared media volume."""
+    bucket: no node keeps it on disk."""
     form = deployed.get("/accounts/register/")
     username = f"swarm-{RUN_ID}"
     registered = deployed.post(
@@ -353,11 +362,15 @@ def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
 
     picture = png(7, 5, (30, 160, 90))
     store = (
-        "import os, sys; os.makedirs('/app/media/uploads', exist_ok=True);"
-        " open('/app/media/uploads/swarm.png', 'wb').write(bytes.fromhex(sys.argv[1]))"
+        "import os; from django.core.files.base import ContentFile;"
+        " from django.core.files.storage import default_storage as s;"
+        " s.save('uploads/swarm.png', ContentFile(bytes.fromhex(os.environ['PICTURE'])))"
     )
     (node, container, _), *_ = deployed.tasks("web")
-    deployed.docker("exec", container, "python", "-c", store, picture.hex(), node=node)
+    deployed.docker(
+        "exec", "--env", f"PICTURE={picture.hex()}", container, "python", "manage.py", "shell", "-c", store,
+        node=node,
+    )  # fmt: skip
     url = "/media/uploads/swarm.png"
 
     fetch = (
@@ -373,6 +386,8 @@ def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
         assert served == hashlib.sha256(picture).hexdigest(), (
             f"the web task on {node} does not serve the upload"
         )
+        on_disk = deployed.docker("exec", container, "ls", "-A", "/app/media", node=node).stdout
+        assert on_disk == "", f"the web task on {node} keeps files on disk"
 
 
 def test_a_rolling_update_under_load_fails_no_request(deployed, figures):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, png
+from demo_shop import upload_product
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR", ROOT / "tests" / "e2e" / "screenshots"))
@@ -164,5 +165,24 @@ def test_a_visitor_buys_and_the_confirmation_reaches_the_mail_catcher(browser, s
         inbox.get_by_text("Your babyshop order").first.click()
         inbox.wait_for_load_state("networkidle")
         inbox.screenshot(path=str(SCREENSHOTS / f"{visit.step + 1:02d}-confirmation-in-the-mail-catcher.png"))
+    finally:
+        visit.context.close()
+
+
+def test_a_picture_uploaded_in_the_admin_is_drawn_from_the_bucket(browser, bucket_stack):
+    """MEDIA_STORAGE=s3: the admin's upload is an object in the bucket, and
+    the product page draws it (served by the shop, never a link to the bucket)."""
+    bucket_stack.login_admin()
+    picture = png(48, 32, (240, 200, 20))
+    src = upload_product(bucket_stack, "bucket-teether", picture)
+    assert bucket_stack.objects.read(src.removeprefix("/media/")) == picture
+    visit = Visit(browser, bucket_stack)
+    try:
+        visit.page.goto(visit.base + "/products/bucket-teether/")
+        visit.check("product-from-the-bucket", "Bucket Teether")
+        drawn = visit.page.evaluate(
+            "[...document.images].map((i) => [new URL(i.src).pathname, i.naturalWidth, i.naturalHeight])"
+        )
+        assert [src, 48, 32] in drawn
     finally:
         visit.context.close()
