@@ -41,10 +41,6 @@ SHARED = {
     "SMTP_SECURITY": "NONE",
     "TASK_RETRY_SECONDS": "1",
 }
-# demo: start
-# With the demo catalog, for the demo's own tests (tests/e2e/demo/).
-SHARED["SEED_DEMO"] = "true"
-# demo: end
 # MEDIA_STORAGE=s3 on the ObjectStore below.
 BUCKET = {
     "MEDIA_STORAGE": "s3",
@@ -53,6 +49,12 @@ BUCKET = {
     "S3_ACCESS_KEY_ID": "babyshop-e2e",
 }
 BUCKET_SECRET = "e2e-bucket-secret-never-printed"
+# The settings of the stack with MEDIA_STORAGE=s3 (bucket_stack).
+BUCKET_STACK = dict(BUCKET)
+# demo: start
+# With the demo catalog, for the demo's own tests (tests/e2e/demo/).
+SHARED["SEED_DEMO"] = BUCKET_STACK["SEED_DEMO"] = "true"
+# demo: end
 IMAGE = "babyshop-e2e"
 TAG = RUN_ID
 
@@ -448,7 +450,7 @@ def catcher(stack):
 @pytest.fixture(scope="session")
 def bucket_stack(image, tmp_path_factory):
     """A production stack with MEDIA_STORAGE=s3 on an ObjectStore (stack.objects)."""
-    with Stack(tmp_path_factory.mktemp("bucket"), "bucket", **BUCKET) as deployed:
+    with Stack(tmp_path_factory.mktemp("bucket"), "bucket", **BUCKET_STACK) as deployed:
         deployed.objects = ObjectStore(deployed)
         try:
             deployed.up()
