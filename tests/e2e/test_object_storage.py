@@ -4,12 +4,13 @@ through the proxy, a bucket that refuses web stops its start in one line,
 and backup and restore leave the bucket alone (docs/object-storage.md)."""
 
 import hashlib
+import os
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BUCKET, BUCKET_SECRET, last_line, make, png, run
+from conftest import BUCKET, BUCKET_SECRET, ROOT, last_line, make, png, run
 
 SAVE = (
     "import os, sys; from django.core.files.base import ContentFile;"
@@ -117,3 +118,48 @@ def test_backup_and_restore_leave_the_bucket_alone(bucket_stack, tmp_path):
     bucket_stack.wait_for_proxy()
     assert bucket_stack.get(f"/media/{kept}").content == before
     assert bucket_stack.get(f"/media/{later}").content == after
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("MEDIA_STORAGE=ftp\n", "MEDIA_STORAGE='ftp' is not valid: expected local or s3"),
+        ("MEDIA_STORAGE=s3\nS3_ACCESS_KEY_ID=key\n", "MEDIA_STORAGE=s3 needs S3_BUCKET: expected the bucket"),
+        ("MEDIA_STORAGE=S3\nS3_BUCKET=media\n", "MEDIA_STORAGE=s3 needs S3_ACCESS_KEY_ID"),
+    ],
+)  # fmt: skip
+def test_the_switch_without_its_settings_stops_prod_up_before_anything_starts(tmp_path, settings, message):
+    secrets = tmp_path / "secrets"
+    env_file = tmp_path / "prod.env"
+    env_file.write_text(f"SITE_DOMAIN=localhost\nSECRETS_DIR={secrets}\n{settings}")
+    make_secrets = str(ROOT / "scripts" / "make-secrets.sh")
+    environment = {key: value for key, value in os.environ.items() if key != "SECRETS_DIR"}
+    run(
+        make_secrets,
+        env={**environment, "ENV_FILE": str(env_file), "S3_SECRET_ACCESS_KEY": BUCKET_SECRET},
+        check=False,
+    )
+    result = run(
+        str(ROOT / "scripts" / "prod-up.sh"), env={**environment, "ENV_FILE": str(env_file)}, check=False
+    )
+    (line,) = result.stderr.strip().splitlines()
+    assert result.returncode == 2
+    assert line.startswith(f"prod-up: {message}")
+
+
+def test_make_secrets_without_the_key_or_a_terminal_says_how_to_give_it(tmp_path):
+    env_file = tmp_path / "prod.env"
+    env_file.write_text(f"SITE_DOMAIN=localhost\nSECRETS_DIR={tmp_path / 'secrets'}\nMEDIA_STORAGE=s3\n")
+    environment = {
+        key: value for key, value in os.environ.items() if key not in ("SECRETS_DIR", "S3_SECRET_ACCESS_KEY")
+    }
+    result = run(
+        str(ROOT / "scripts" / "make-secrets.sh"), env={**environment, "ENV_FILE": str(env_file)},
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "make-secrets: MEDIA_STORAGE=s3 and no terminal to ask on: "
+        "set S3_SECRET_ACCESS_KEY in the environment to the bucket's secret access key"
+    )
+    assert not (tmp_path / "secrets" / "s3_secret_key").exists()
