@@ -67,7 +67,9 @@ def test_make_up_down_test_and_clean_touch_only_the_dev_project(checkout):
 
     make("down", *target, cwd=path)
     assert project_state(production) == untouched
-    assert project_state(dev)["volumes"] == [f"{dev}_pgdata"], "down keeps the dev database"
+    assert sorted(project_state(dev)["volumes"]) == [f"{dev}_objects", f"{dev}_pgdata"], (
+        "down keeps the dev database, and the object store make test started"
+    )
 
     make("clean", *target, cwd=path)
     assert project_state(production) == untouched
