@@ -358,16 +358,16 @@ class Bench:
         """The home page (the catalog), anonymous (a page-cache hit) and logged
         in, with web's line per request and its metrics (METRICS_PORT, as
         MONITORING=true sets it), and without either (LOG_LEVEL=WARNING, no
-        METRICS_PORT), measured in the order with, without, without, with, so
-        that drift cancels out."""
+        METRICS_PORT), measured in the order with, without, without, with,
+        with, without, so that drift cancels out, each on new containers (a
+        run on containers warmed by the one before would favour its side)."""
         say("load: web's request log and metrics, on and off")
         pages = {"home": [], "home, logged in": ["-H", f"Cookie: {user}"]}
         runs = {}
-        for number, variant in enumerate(("with", "without", "without", "with")):
-            if number != 2:  # (the second "without" runs on the first's containers)
-                off = {"LOG_LEVEL": "WARNING"}
-                self.write_env(**(off if variant == "without" else {"METRICS_PORT": "9100"}))
-                self.compose("up", "--detach", "--wait", "--no-deps", "web")
+        for variant in ("with", "without", "without", "with", "with", "without"):
+            off = {"LOG_LEVEL": "WARNING"}
+            self.write_env(**(off if variant == "without" else {"METRICS_PORT": "9100"}))
+            self.compose("up", "--detach", "--wait", "--no-deps", "--force-recreate", "web")
             for key, cookie in pages.items():
                 headers = [*PROXY_HEADERS, *cookie]
                 if self.warmup:
@@ -375,6 +375,7 @@ class Bench:
                 row = self.parse(self.wrk(tool, "http://web:8000/", self.seconds, headers).stdout)
                 if row is None:
                     fail(f"wrk failed on the home page ({key}, {variant} request log and metrics)")
+                say(f"  {key}, {variant}: {row['rps']:.0f} req/s")
                 runs.setdefault((key, variant), []).append(row)
         self.figures["log cost"] = {
             key: {
