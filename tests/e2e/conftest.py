@@ -110,9 +110,11 @@ def edit(path, old, new):
 
 def remove_dev_stack(project, cwd):
     """Everything of a dev stack (docker-compose.yml under project): its
-    containers, the page cache's included, networks and volumes."""
+    containers, the page cache's and the object store's included, networks
+    and volumes."""
     dev = ["docker", "compose", "-p", project, "--env-file", "/dev/null", "-f", "docker-compose.yml"]
-    run(*dev, "--profile", "page-cache", "down", "--volumes", "--remove-orphans", cwd=cwd, check=False)
+    profiles = ["--profile", "page-cache", "--profile", "object-storage"]
+    run(*dev, *profiles, "down", "--volumes", "--remove-orphans", cwd=cwd, check=False)
 
 
 def png(width, height, rgb=None):
