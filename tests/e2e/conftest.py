@@ -117,6 +117,21 @@ def remove_dev_stack(project, cwd):
     run(*dev, *profiles, "down", "--volumes", "--remove-orphans", cwd=cwd, check=False)
 
 
+def prod_up_refusal(tmp_path, settings):
+    """make prod-up's one line for an env file of SITE_DOMAIN plus settings
+    (with the secrets make secrets creates for them): it must stop before
+    anything starts."""
+    env_file = tmp_path / "prod.env"
+    env_file.write_text(f"SITE_DOMAIN=localhost\nSECRETS_DIR={tmp_path / 'secrets'}\n{settings}")
+    environment = {key: value for key, value in os.environ.items() if key != "SECRETS_DIR"}
+    environment.update(ENV_FILE=str(env_file), S3_SECRET_ACCESS_KEY=BUCKET_SECRET)
+    run(str(ROOT / "scripts" / "make-secrets.sh"), env=environment, check=False)
+    result = run(str(ROOT / "scripts" / "prod-up.sh"), env=environment, check=False)
+    (line,) = result.stderr.strip().splitlines()
+    assert result.returncode == 2
+    return line
+
+
 def png(width, height, rgb=None):
     """A valid PNG made without Pillow (the host has only the test tools): of
     one colour, or of random pixels (rgb=None), which do not compress, so the

@@ -4,13 +4,12 @@ of all its processes, and no metric is reachable from outside; on a stack of
 its own, web stops and the site-down alert is mailed, then its resolution."""
 
 import json
-import os
 import time
 
 import pytest
 import requests
 
-from conftest import ROOT, MailCatcher, Stack, inspect, run, wait_until
+from conftest import MailCatcher, Stack, inspect, prod_up_refusal, run, wait_until
 
 # What the shared stack runs: two web containers of two gunicorn workers each.
 EXPECTED_TARGETS = {
@@ -159,13 +158,5 @@ def test_the_monitoring_containers_are_hardened(stack):
     ],
 )  # fmt: skip
 def test_monitoring_without_a_way_to_send_alerts_stops_before_anything_starts(tmp_path, settings, message):
-    secrets = tmp_path / "secrets"
-    run(str(ROOT / "scripts" / "make-secrets.sh"), env={**os.environ, "SECRETS_DIR": str(secrets)})
-    env_file = tmp_path / "prod.env"
-    env_file.write_text(f"SITE_DOMAIN=localhost\nSECRETS_DIR={secrets}\nMONITORING=true\n{settings}")
-    environment = {key: value for key, value in os.environ.items() if key != "SECRETS_DIR"}
-    prod_up = str(ROOT / "scripts" / "prod-up.sh")
-    result = run(prod_up, env={**environment, "ENV_FILE": str(env_file)}, check=False)
-    (line,) = result.stderr.strip().splitlines()
-    assert result.returncode == 2
+    line = prod_up_refusal(tmp_path, f"MONITORING=true\n{settings}")
     assert line.startswith(f"prod-up: MONITORING=true {message}")

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUCKET, BUCKET_SECRET, ROOT, last_line, make, png, run
+from conftest import BUCKET, BUCKET_SECRET, ROOT, last_line, make, png, prod_up_refusal, run
 
 SAVE = (
     "import os, sys; from django.core.files.base import ContentFile;"
@@ -129,22 +129,7 @@ def test_backup_and_restore_leave_the_bucket_alone(bucket_stack, tmp_path):
     ],
 )  # fmt: skip
 def test_the_switch_without_its_settings_stops_prod_up_before_anything_starts(tmp_path, settings, message):
-    secrets = tmp_path / "secrets"
-    env_file = tmp_path / "prod.env"
-    env_file.write_text(f"SITE_DOMAIN=localhost\nSECRETS_DIR={secrets}\n{settings}")
-    make_secrets = str(ROOT / "scripts" / "make-secrets.sh")
-    environment = {key: value for key, value in os.environ.items() if key != "SECRETS_DIR"}
-    run(
-        make_secrets,
-        env={**environment, "ENV_FILE": str(env_file), "S3_SECRET_ACCESS_KEY": BUCKET_SECRET},
-        check=False,
-    )
-    result = run(
-        str(ROOT / "scripts" / "prod-up.sh"), env={**environment, "ENV_FILE": str(env_file)}, check=False
-    )
-    (line,) = result.stderr.strip().splitlines()
-    assert result.returncode == 2
-    assert line.startswith(f"prod-up: {message}")
+    assert prod_up_refusal(tmp_path, settings).startswith(f"prod-up: {message}")
 
 
 def test_make_secrets_without_the_key_or_a_terminal_says_how_to_give_it(tmp_path):
