@@ -24,3 +24,14 @@ def test_seed_is_idempotent_and_keeps_edits():
     assert sorted(Product.objects.values_list("slug", "name", "image")) == before
     assert Product.objects.count() == 24
     assert Category.objects.count() == 4
+
+
+def test_seed_puts_back_pictures_whose_files_are_gone(bucket):
+    """As after a switch to MEDIA_STORAGE=s3: the rows name files the new storage lacks."""
+    call_command("seed_demo")
+    lost = Product.objects.get(slug="plush-bunny").image.name
+    bucket.bucket.Object(lost).delete()
+    call_command("seed_demo")
+    name = Product.objects.get(slug="plush-bunny").image.name
+    assert bucket.exists(name)
+    assert all(bucket.exists(product.image.name) for product in Product.objects.all())

@@ -96,7 +96,9 @@ class Command(BaseCommand):
                     },
                 )
                 created += was_created
-                if not product.image:
+                # Also when its file is gone: a new media volume, or a switch to
+                # MEDIA_STORAGE=s3 with an empty bucket.
+                if not product.image or not product.image.storage.exists(product.image.name):
                     product.image.save(f"{product.slug}.png", ContentFile(product_picture(name)))
         total = Product.objects.count()
         self.stdout.write(f"seed_demo: {created} products created, {total} in the catalog")
