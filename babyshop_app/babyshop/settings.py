@@ -463,7 +463,7 @@ LOGGING = {
     },
     "handlers": {
         "stdout": {
-            "class": "logging.StreamHandler",
+            "class": "babyshop.logs.LineWriter",
             "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT.lower(),
         },

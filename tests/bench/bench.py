@@ -12,6 +12,7 @@ import atexit
 import json
 import os
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -360,7 +361,10 @@ class Bench:
         MONITORING=true sets it), and without either (LOG_LEVEL=WARNING, no
         METRICS_PORT), measured in the order with, without, without, with,
         with, without, so that drift cancels out, each on new containers (a
-        run on containers warmed by the one before would favour its side)."""
+        run on containers warmed by the one before would favour its side).
+        Each side's figure is its median run: now and then a run is a fifth
+        slower than its twins, on either side (the machine's, not the
+        setting's), and one such run would move a mean past the goal."""
         say("load: web's request log and metrics, on and off")
         pages = {"home": [], "home, logged in": ["-H", f"Cookie: {user}"]}
         runs = {}
@@ -377,11 +381,10 @@ class Bench:
                     fail(f"wrk failed on the home page ({key}, {variant} request log and metrics)")
                 say(f"  {key}, {variant}: {row['rps']:.0f} req/s")
                 runs.setdefault((key, variant), []).append(row)
+        measures = ("rps", "p99")
         self.figures["log cost"] = {
             key: {
-                variant: {
-                    measure: sum(row[measure] for row in rows) / len(rows) for measure in ("rps", "p99")
-                }
+                variant: {measure: statistics.median(row[measure] for row in rows) for measure in measures}
                 for (page, variant), rows in runs.items()
                 if page == key
             }

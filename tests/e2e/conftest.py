@@ -438,6 +438,27 @@ def inspect(container, template):
     return run("docker", "inspect", "--format", template, container).stdout.strip()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """After the run (its first fixture, so its last teardown): no container,
+    volume or network of this run's is left. A leak fails the run, naming
+    what leaked, and is removed: leaked networks add up until the engine has
+    no address pool left for the next stack."""
+    yield
+    prefix = f"babyshop-e2e-{RUN_ID}"
+    kinds = {
+        "container": ["ps", "--all", "--format", "{{.Names}}"],
+        "volume": ["volume", "ls", "--format", "{{.Name}}"],
+        "network": ["network", "ls", "--format", "{{.Name}}"],
+    }
+    left = {kind: run("docker", *ls, f"--filter=name={prefix}").stdout.split() for kind, ls in kinds.items()}
+    for kind in kinds:  # (containers first: they hold the volumes and networks)
+        if left[kind]:
+            remove = ["rm", "--force", "--volumes"] if kind == "container" else [kind, "rm", "--force"]
+            run("docker", *remove, *left[kind], check=False)
+    assert not any(left.values()), f"the run left these behind: {left}"
+
+
 @pytest.fixture(scope="session")
 def image():
     """The production image, built once per run from the working tree."""

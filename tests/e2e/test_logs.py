@@ -7,7 +7,7 @@ import re
 
 from test_mail import ask_for_a_reset, new_user
 
-from conftest import anonymous
+from conftest import anonymous, wait_until
 
 
 def json_lines(text):
@@ -35,6 +35,12 @@ def test_one_request_is_followed_by_its_id_through_proxy_web_and_worker(stack, c
     token = link.rstrip("/").rsplit("/", 1)[1]
     assert anonymous(stack).get(stack.url + link, timeout=10).status_code == 200
 
+    def written():  # (web and the worker write their lines up to 50 ms late: babyshop/logs.py)
+        return [entry for name in ("web", "worker") for entry in json_lines(stack.logs(name))
+                if entry.get("request_id") == rid]  # fmt: skip
+
+    wait_until(lambda: len(written()) == 3, "web's line of the request and the worker's two of its task",
+               10, written)  # fmt: skip
     proxy = [line for line in stack.logs("proxy").splitlines() if line.startswith("{")]
     web, worker = json_lines(stack.logs("web")), json_lines(stack.logs("worker"))
     assert [
