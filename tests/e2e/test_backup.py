@@ -423,6 +423,9 @@ def test_a_hang_up_during_the_swap_puts_everything_back(shop, tmp_path):
         env={**os.environ, **operate(shop, BACKUP=str(backup), CONFIRM="yes")},
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,  # its own session: the hang-up reaches it alone, as a terminal's would
+        # A shell cannot trap a signal ignored when it started, as SIGHUP is
+        # under nohup: the script gets a terminal session's default.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )  # fmt: skip
     try:
         for line in script.stdout:
