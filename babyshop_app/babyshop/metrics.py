@@ -75,14 +75,15 @@ class MetricsMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # (cache, view, method, status) -> their series, looked up once:
+        # labels() checks its values and takes a lock at every call.
+        self.series = {}
 
     def __call__(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
         cache = response.get("X-Cache")
-        if cache is not None:
-            PAGE_CACHE.labels(cache).inc()
         if cache in ("hit", "personal"):  # (served before any URL was resolved)
             view = "page_cache"
         elif match := request.resolver_match:
@@ -90,8 +91,17 @@ class MetricsMiddleware:
         else:
             view = "none"  # answered before a URL was resolved: a 404, a bad host, a redirect
         method = request.method if request.method in METHODS else "other"
-        REQUESTS.labels(view, method, str(response.status_code)).inc()
-        LATENCY.labels(view).observe(elapsed)
+        key = (cache, view, method, response.status_code)
+        if (series := self.series.get(key)) is None:
+            series = self.series[key] = (
+                PAGE_CACHE.labels(cache) if cache is not None else None,
+                REQUESTS.labels(view, method, str(response.status_code)),
+                LATENCY.labels(view),
+            )
+        if series[0] is not None:
+            series[0].inc()
+        series[1].inc()
+        series[2].observe(elapsed)
         return response
 
 
