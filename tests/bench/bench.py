@@ -362,9 +362,7 @@ class Bench:
         METRICS_PORT), measured in the order with, without, without, with,
         with, without, so that drift cancels out, each on new containers (a
         run on containers warmed by the one before would favour its side).
-        Each side's figure is its median run: now and then a run is a fifth
-        slower than its twins, on either side (the machine's, not the
-        setting's), and one such run would move a mean past the goal."""
+        Each side's figure is its median run (docs/performance.md says why)."""
         say("load: web's request log and metrics, on and off")
         pages = {"home": [], "home, logged in": ["-H", f"Cookie: {user}"]}
         runs = {}
