@@ -104,7 +104,7 @@ class LineWriter(logging.StreamHandler):
             self.waiting.append(line)
         if record.levelno >= logging.WARNING:
             self.write(record)
-        else:
+        elif not self.wake.is_set():  # (set: the writer will write this line too)
             self.wake.set()
 
     def this_process(self):

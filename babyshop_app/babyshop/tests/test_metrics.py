@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.backends.signals import connection_created
 from django.tasks import task
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY
@@ -89,23 +90,48 @@ def test_page_cache_results_are_counted_and_its_pages_have_a_view_of_their_own(
     assert (misses(), hits(), personal(), served()) == (1, 2, 1, 3)
 
 
-@pytest.mark.django_db
-def test_queries_are_timed_once_metrics_are_on(settings):
-    queries = Delta("babyshop_db_query_duration_seconds_count")
-    spent = Delta("babyshop_db_query_duration_seconds_sum")
+@pytest.fixture
+def queries_timed(settings):
+    """connect_queries as apps.py connects it when METRICS_PORT is set, on
+    this test's connection."""
     settings.METRICS_PORT = 9100
     apps.get_app_config("babyshop").ready()  # (as at start, with METRICS_PORT set)
     try:
         connection_created.send(sender=type(connection), connection=connection)
         connection_created.send(sender=type(connection), connection=connection)  # (once is enough)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_sleep(0.02)")
-            cursor.execute("SELECT 1")
+        yield
     finally:
         connection_created.disconnect(dispatch_uid="metrics:queries")
         connection.execute_wrappers.remove(metrics.time_query)
+
+
+@pytest.mark.django_db
+def test_queries_outside_a_request_are_counted_as_they_are_made(queries_timed):
+    queries = Delta("babyshop_db_queries_total")
+    spent = Delta("babyshop_db_query_seconds_total")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_sleep(0.02)")
+        assert (queries(), spent()) >= (1, 0.02)
+        cursor.execute("SELECT 1")
     assert queries() == 2
     assert 0.02 <= spent() < 1
+
+
+@pytest.mark.django_db
+def test_a_requests_queries_are_counted_once_it_is_answered(
+    client, metrics_on, queries_timed, django_user_model, monkeypatch
+):
+    client.force_login(django_user_model.objects.create_user("ada", "ada@example.com", "a-long-Passw0rd"))
+    queries = Delta("babyshop_db_queries_total")
+    spent = Delta("babyshop_db_query_seconds_total")
+    updates, count = [], metrics.count_queries
+    monkeypatch.setattr(metrics, "count_queries", lambda *counted: updates.append(counted) or count(*counted))
+    with CaptureQueriesContext(connection) as made:
+        assert client.get("/accounts/login/").status_code == 302  # (logged in: to the home page)
+    assert len(made) >= 2  # (the session and the user)
+    assert queries() == len(made)
+    assert len(updates) == 1  # one update, at the request's end
+    assert 0 < spent() < 1
 
 
 @task()
