@@ -28,6 +28,9 @@ LABEL = f"babyshop.bench={ID}"
 PAGES = {"home": "/", "static": None, "healthz": "/healthz"}
 PROXY_HEADERS = ["-H", "Host: localhost", "-H", "X-Forwarded-Proto: https",
                  "-H", "X-Forwarded-For: 203.0.113.7"]  # fmt: skip
+# What the two web containers of log_cost set: web's request log and metrics on (METRICS_PORT, as
+# MONITORING=true sets it), and both off.
+LOG_SIDES = {"with": ["LOG_LEVEL=INFO", "METRICS_PORT=9100"], "without": ["LOG_LEVEL=WARNING"]}
 # The pages again for visitors with a session (a log-in, a cart), by name:
 # (page, whose session).
 SESSION_PAGES = {"home, logged in": ("/", "user")}
@@ -334,7 +337,6 @@ class Bench:
             "exec", "-T", "web", "python", "manage.py", "shell", "-c", SESSIONS).stdout)  # fmt: skip
         self.session_load("web", tool, "http://web:8000", web, cookies)
         self.log_cost(tool, cookies["user"])
-        web = self.compose("ps", "--quiet", "web").stdout.strip()  # (a new container)
         if SHOP:
             self.shop(network)
         # curl never looks localhost up: it is told where the proxy is.
@@ -357,37 +359,46 @@ class Bench:
 
     def log_cost(self, tool, user):
         """The home page (the catalog), anonymous (a page-cache hit) and logged
-        in, with web's line per request and its metrics (METRICS_PORT, as
-        MONITORING=true sets it), and without either (LOG_LEVEL=WARNING, no
-        METRICS_PORT), measured in the order with, without, without, with,
-        with, without, so that drift cancels out, each on new containers (a
-        run on containers warmed by the one before would favour its side).
-        Each side's figure is its median run (docs/performance.md says why)."""
-        say("load: web's request log and metrics, on and off")
+        in, on two more web containers side by side: one with web's line per
+        request and its metrics, one without either (LOG_SIDES). They are
+        loaded in turn, in slices of BENCH_SECONDS * 0.3, five each, the first
+        of each pair alternating: the machine's speed drifts within minutes,
+        and each pair of slices sees the same. Then both are made again, in
+        the other order, and measured again: of two containers made alike,
+        the first made was the slower, by up to a tenth (docs/performance.md).
+        Each side's figures are its slices' medians: now and then a slice is a
+        fifth slower than its neighbours, on either side."""
+        pairs, rounds, seconds = (1, 1, 1) if self.quick else (2, 5, max(1, round(self.seconds * 0.3)))
+        say(f"load: web's request log and metrics, on and off ({pairs} x {rounds} x {seconds} s slices each)")
         pages = {"home": [], "home, logged in": ["-H", f"Cookie: {user}"]}
-        runs = {}
-        for variant in ("with", "without", "without", "with", "with", "without"):
-            off = {"LOG_LEVEL": "WARNING"}
-            self.write_env(**(off if variant == "without" else {"METRICS_PORT": "9100"}))
-            self.compose("up", "--detach", "--wait", "--no-deps", "--force-recreate", "web")
+        slices = {(key, side): [] for key in pages for side in LOG_SIDES}
+        for pair in range(pairs):
+            sides = {side: f"{ID}-web-{side}" for side in sorted(LOG_SIDES, reverse=pair % 2 == 1)}
+            for side, name in sides.items():
+                options = [option for setting in LOG_SIDES[side] for option in ("--env", setting)]
+                self.compose("run", "--detach", "--no-deps", "--name", name, *options, "web")
+            for name in sides.values():
+                health = lambda name=name: inspect(name, "{{.State.Health.Status}}")  # noqa: E731
+                wait_until(lambda health=health: health() == "healthy", f"{name} healthy", 120, health)
             for key, cookie in pages.items():
                 headers = [*PROXY_HEADERS, *cookie]
-                if self.warmup:
-                    self.wrk(tool, "http://web:8000/", self.warmup, headers)
-                row = self.parse(self.wrk(tool, "http://web:8000/", self.seconds, headers).stdout)
-                if row is None:
-                    fail(f"wrk failed on the home page ({key}, {variant} request log and metrics)")
-                say(f"  {key}, {variant}: {row['rps']:.0f} req/s")
-                runs.setdefault((key, variant), []).append(row)
-        measures = ("rps", "p99")
-        self.figures["log cost"] = {
-            key: {
-                variant: {measure: statistics.median(row[measure] for row in rows) for measure in measures}
-                for (page, variant), rows in runs.items()
-                if page == key
+                for name in sides.values():
+                    if self.warmup:
+                        self.wrk(tool, f"http://{name}:8000/", self.warmup, headers)
+                for turn in range(rounds):
+                    for side in ("with", "without") if turn % 2 == 0 else ("without", "with"):
+                        report = self.wrk(tool, f"http://{sides[side]}:8000/", seconds, headers).stdout
+                        row = self.parse(report)
+                        if row is None:
+                            fail(f"wrk failed on the home page ({key}, {side} request log and metrics)")
+                        slices[key, side].append(row)
+            run("docker", "rm", "--force", *sides.values())
+        self.figures["log cost"] = {key: {} for key in pages}
+        for (key, side), rows in slices.items():
+            say(f"  {key}, {side}, req/s a slice: " + " ".join(f"{row['rps']:.0f}" for row in rows))
+            self.figures["log cost"][key][side] = {
+                measure: statistics.median(row[measure] for row in rows) for measure in ("rps", "p99")
             }
-            for key in pages
-        }
         say(f"request log and metrics: {self.figures['log cost']}")
 
     def shop(self, network):
