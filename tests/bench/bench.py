@@ -219,8 +219,7 @@ class Bench:
                     "PAGE_CACHE": str(self.page_cache).lower(),
                     # The MailDev that shop() starts, which the worker mails the confirmations to.
                     "SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_SECURITY": "NONE"}  # fmt: skip
-        self.settings = settings
-        self.write_env()
+        (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         run(str(self.work / "scripts" / "make-secrets.sh"), env=self.env())
         say("make prod-up, empty database")
         make = ["make", "--no-print-directory", "-C", str(self.work), "prod-up", f"COMPOSE_PROJECT_NAME={ID}"]
@@ -230,10 +229,6 @@ class Bench:
             fail(f"make prod-up failed:\n{result.stderr[-3000:]}")
         if SEED:
             self.compose("exec", "-T", "web", "python", "manage.py", "seed_demo")
-
-    def write_env(self, **changes):
-        settings = {**self.settings, **changes}
-        (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
 
     # ---- 3. and 4. load ---------------------------------------------------------------
 
