@@ -6,13 +6,15 @@ expiring presigned link ever lands in a cached page, browsers never need to
 reach the store, and every file is sent with the same headers whichever
 storage holds it.
 
-No object is ever replaced or deleted by the shop: a new file with a name in
-use gets another name, and Django leaves the file of a deleted or changed row
-where it is. So a database backup of any age finds every file it names still
+No object is ever replaced or deleted by the shop: every upload is stored
+under a name of its own (get_available_name), and Django leaves the file of a
+deleted or changed row where it is. So a database backup of any age finds every file it names still
 in the bucket; the bucket's own settings (versioning) guard against others.
 """
 
 import logging
+import pathlib
+import posixpath
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
@@ -24,6 +26,7 @@ from django.http import Http404
 from django.utils.encoding import filepath_to_uri
 from django.utils.http import parse_http_date_safe
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 from babyshop.config import ConfigError
 from babyshop.media import Unavailable, check_name
@@ -44,6 +47,17 @@ class BucketStorage(S3Storage):
         options.setdefault("file_overwrite", False)
         options.setdefault("default_acl", None)  # the bucket's: private
         super().__init__(**options)
+
+    def get_available_name(self, name, max_length=None):
+        """The name with a random suffix (duck.png: duck_k3Tq9Xa.png), then
+        checked as Django checks any name. Not the name as given: two uploads
+        of one name at the same instant would both find it free, and the later
+        would replace the earlier's object (S3 has no create-if-absent that
+        every provider offers)."""
+        directory, file_name = posixpath.split(clean_name(name))
+        extension = "".join(pathlib.PurePosixPath(file_name).suffixes)
+        unique = self.get_alternative_name(file_name.removesuffix(extension), extension)
+        return super().get_available_name(posixpath.join(directory, unique), max_length)
 
     def url(self, name):
         return urljoin(settings.MEDIA_URL, filepath_to_uri(name).lstrip("/"))

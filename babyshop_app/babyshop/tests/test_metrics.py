@@ -111,7 +111,8 @@ def test_queries_outside_a_request_are_counted_as_they_are_made(queries_timed):
     spent = Delta("babyshop_db_query_seconds_total")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_sleep(0.02)")
-        assert (queries(), spent()) >= (1, 0.02)
+        assert queries() == 1
+        assert spent() >= 0.02
         cursor.execute("SELECT 1")
     assert queries() == 2
     assert 0.02 <= spent() < 1
