@@ -50,16 +50,38 @@ TASK_REQUEST_ID = "request_id"
 
 requests_logger = logging.getLogger("babyshop.requests")
 
+# What a record would otherwise find out for every line, and no line here
+# shows: the caller's file, line and function, and the thread's,
+# multiprocessing's and asyncio task's names (the process id stays: gunicorn's
+# plain lines show it). A sixth of the request line's cost
+# (docs/performance.md); a format that wants them needs these back on.
+logging._srcfile = None  # (the switch the logging HOWTO's "Optimization" names)
+logging.logThreads = logging.logMultiprocessing = logging.logAsyncioTasks = False
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line: time (UTC), level, logger,
     message, the request and task ids when there are, the fields a record
-    brings (a request's method, path, ...), and a traceback as one string."""
+    brings (a request's method, path, ...), and a traceback as one string.
+
+    Made for a line per request: one encoder for every line (json.dumps with
+    an option makes one per call) and the time's date and second made once a
+    second. Each took a third of the line's cost (docs/performance.md)."""
+
+    encoder = json.JSONEncoder(default=str)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.second = (None, "")  # (a second since 1970, its text); one value: threads share it
 
     def format(self, record):
+        second, text = self.second
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.second = second, text
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{text}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -73,7 +95,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str)
+        return self.encoder.encode(entry)
 
 
 class LineWriter(logging.StreamHandler):

@@ -16,9 +16,13 @@ Labels are bounded: the view is the URL's name (or pattern), never the path;
 an unknown method counts as "other".
 """
 
+import atexit
+import collections
 import contextvars
+import os
 import socket
 import ssl
+import threading
 import time
 
 from django.conf import settings
@@ -69,10 +73,62 @@ TASK_DURATION = Histogram(
 )
 
 
+class Tally:
+    """What web's requests add to the metrics, kept by each process and
+    written to its multiprocess files by a thread of its own every
+    WRITE_EVERY seconds, and at exit: a worker killed outright loses its
+    last second's. Not at each request: docs/monitoring.md says why."""
+
+    WRITE_EVERY = 1.0
+
+    def __init__(self):
+        self.waiting = collections.deque()  # (append and popleft are atomic: no lock)
+        self.lock = threading.Lock()
+        self.writer = None
+        os.register_at_fork(after_in_child=self.forked)
+        atexit.register(self.write)
+
+    def add(self, series, elapsed, queries, seconds):
+        """A request's series (MetricsMiddleware), its time, and its queries' count and time."""
+        self.waiting.append((series, elapsed, queries, seconds))
+        if self.writer is None:
+            with self.lock:
+                if self.writer is None:  # (the first request of this process: its writer)
+                    self.writer = threading.Thread(target=self.write_every, daemon=True)
+                    self.writer.start()
+
+    def forked(self):
+        """gunicorn forks its workers: a fork's copy of what waits is its
+        parent's to write, and it needs a writer of its own."""
+        self.waiting.clear()
+        self.lock = threading.Lock()
+        self.writer = None
+
+    def write_every(self):
+        while True:
+            time.sleep(self.WRITE_EVERY)
+            self.write()
+
+    def write(self):
+        while True:
+            try:
+                (cache, requests, latency), elapsed, queries, seconds = self.waiting.popleft()
+            except IndexError:
+                return
+            if cache is not None:
+                cache.inc()
+            requests.inc()
+            latency.observe(elapsed)
+            count_queries(queries, seconds)
+
+
+tally = Tally()
+
+
 class MetricsMiddleware:
-    """Counts and times each request Django answers. After the request log,
-    before the page cache: the pages it serves are counted too (view
-    "page_cache")."""
+    """Counts and times each request Django answers (in the tally). After
+    the request log, before the page cache: the pages it serves are counted
+    too (view "page_cache")."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -85,10 +141,9 @@ class MetricsMiddleware:
         queries = [0, 0.0]
         token = request_queries.set(queries)
         try:
-            response = self.get_response(request)
+            response = self.get_response(request)  # (an exception in a view is a response by now)
         finally:
             request_queries.reset(token)
-            count_queries(*queries)
         elapsed = time.perf_counter() - started
         cache = response.get("X-Cache")
         if cache in ("hit", "personal"):  # (served before any URL was resolved)
@@ -105,10 +160,7 @@ class MetricsMiddleware:
                 REQUESTS.labels(view, method, str(response.status_code)),
                 LATENCY.labels(view),
             )
-        if series[0] is not None:
-            series[0].inc()
-        series[1].inc()
-        series[2].observe(elapsed)
+        tally.add(series, elapsed, *queries)
         return response
 
 

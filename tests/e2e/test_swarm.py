@@ -115,6 +115,7 @@ class Swarm(Shop):
         self.env_file = tmp_path / "swarm.env"
         self.secrets_dir = tmp_path / "secrets"
         self.forward = None
+        self.upload = None  # the picture's URL, uploaded once, read again after the updates
 
     def sandbox(self, *args, timeout=600):
         return run("bash", str(SWARM_SH), *args, env=self.sandbox_env, timeout=timeout)
@@ -364,14 +365,14 @@ def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
     store = (
         "import os; from django.core.files.base import ContentFile;"
         " from django.core.files.storage import default_storage as s;"
-        " s.save('uploads/swarm.png', ContentFile(bytes.fromhex(os.environ['PICTURE'])))"
+        " print(s.save('uploads/swarm.png', ContentFile(bytes.fromhex(os.environ['PICTURE']))))"
     )
     (node, container, _), *_ = deployed.tasks("web")
-    deployed.docker(
+    stored = deployed.docker(
         "exec", "--env", f"PICTURE={picture.hex()}", container, "python", "manage.py", "shell", "-c", store,
         node=node,
-    )  # fmt: skip
-    url = "/media/uploads/swarm.png"
+    ).stdout  # fmt: skip
+    url = deployed.upload = f"/media/{stored.strip().splitlines()[-1]}"
 
     fetch = (
         "import hashlib, sys, urllib.request;"
@@ -455,4 +456,4 @@ def test_swarm_rollback_goes_back_to_a_named_release(deployed):
     assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:one")
     home = deployed.get("/")
     assert "release two" not in home.text
-    assert deployed.get("/media/uploads/swarm.png").status_code == 200, "the upload survived both updates"
+    assert deployed.get(deployed.upload).status_code == 200, "the upload survived both updates"

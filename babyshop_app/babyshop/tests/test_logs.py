@@ -143,6 +143,24 @@ def test_a_task_enqueued_outside_a_request_has_no_request_id(run_tasks, json_log
     assert not any("request_id" in line for line in ran)
 
 
+def test_each_line_has_its_records_own_time():
+    """The date and second are made once a second: a record of the same
+    second, of the next, and one of an earlier second (a thread's record
+    formatted late) each get their own."""
+    formatter = logs.JsonFormatter()
+
+    def time_of(created):
+        record = logging.makeLogRecord({"msg": "m"})
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        return json.loads(formatter.format(record))["time"]
+
+    assert time_of(1e9 + 0.25) == "2001-09-09T01:46:40.250Z"
+    assert time_of(1e9 + 0.75) == "2001-09-09T01:46:40.750Z"
+    assert time_of(1e9 + 1.5) == "2001-09-09T01:46:41.500Z"
+    assert time_of(1e9 + 0.125) == "2001-09-09T01:46:40.125Z"
+    assert time_of(1e9 + 86400) == "2001-09-10T01:46:40.000Z"
+
+
 def test_a_record_is_one_line_whatever_it_holds(json_log):
     log = logging.getLogger("babyshop.test")
     try:

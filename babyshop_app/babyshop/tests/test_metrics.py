@@ -23,7 +23,8 @@ from django.tasks import task
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from babyshop import metrics
 from babyshop.models import Backup
@@ -31,6 +32,9 @@ from babyshop.tests.test_config import app_environment
 
 
 def value(name, **labels):
+    """The sample's value, with what the requests so far added (the tally's
+    thread writes it within a second)."""
+    metrics.tally.write()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -65,6 +69,52 @@ def test_requests_are_counted_by_view_method_and_status(client, metrics_on):
     client.generic("BREW", "/accounts/login/")  # a hostile method is one label, not a new one each
     assert (login(), missing(), odd(), timed()) == (2, 1, 1, 3)
     assert value("babyshop_http_request_duration_seconds_bucket", view="login", le="10.0") >= 3
+
+
+@pytest.mark.django_db
+def test_a_requests_counts_are_written_within_a_second_by_the_tally(client, metrics_on):
+    def counted():
+        return (
+            REGISTRY.get_sample_value(
+                "babyshop_http_requests_total", {"view": "login", "method": "GET", "status": "200"}
+            )
+            or 0.0
+        )
+
+    metrics.tally.write()
+    before = counted()
+    client.get("/accounts/login/")
+    deadline = time.monotonic() + 10 * metrics.Tally.WRITE_EVERY
+    while counted() == before:
+        assert time.monotonic() < deadline, "the tally's thread wrote nothing"
+        time.sleep(0.05)
+    assert counted() == before + 1
+
+
+# A process that adds a request, forks a child that adds its own, and exits
+# before the tally's thread would write: each writes its own, at exit.
+TALLY_AT_EXIT = """
+import os, sys
+from babyshop import metrics
+series = (None, metrics.REQUESTS.labels("exit", "GET", "200"), metrics.LATENCY.labels("exit"))
+metrics.tally.add(series, 0.01, 2, 0.001)
+if os.fork() == 0:
+    metrics.tally.add(series, 0.01, 1, 0.001)
+    sys.exit(0)
+os.wait()
+"""
+
+
+def test_each_process_writes_its_own_tally_at_exit(tmp_path):
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", TALLY_AT_EXIT], cwd=settings.BASE_DIR, env=environment, check=True)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    requests = registry.get_sample_value(
+        "babyshop_http_requests_total", {"view": "exit", "method": "GET", "status": "200"}
+    )
+    assert requests == 2, "the parent's request and the child's, once each"
+    assert registry.get_sample_value("babyshop_db_queries_total") == 3
 
 
 @pytest.mark.django_db
@@ -278,8 +328,13 @@ def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only():
         before = logouts_counted(get(metrics_port, "/metrics")[1])
         for _ in range(40):  # (a 405 with no page: DEBUG is off, and static files are not collected here)
             assert get(port, "/accounts/logout/")[0] == 405
-        status, text = get(metrics_port, "/metrics")
-        assert status == 200
+        deadline = time.monotonic() + 10 * metrics.Tally.WRITE_EVERY  # (each worker's tally, written)
+        while True:
+            status, text = get(metrics_port, "/metrics")
+            assert status == 200
+            if logouts_counted(text) >= before + 40 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert logouts_counted(text) == before + 40, text
         status, text = get(port, "/metrics")
         assert status != 200
