@@ -85,7 +85,12 @@ def test_web_counts_the_requests_of_all_its_processes(stack):
     before = requests_counted(stack, "logout", "405")
     for _ in range(30):
         assert stack.get("/accounts/logout/").status_code == 405  # (GET: a view nobody else calls so)
-    assert requests_counted(stack, "logout", "405") == before + 30
+    wait_until(
+        lambda: requests_counted(stack, "logout", "405") == before + 30,
+        "each container's count (its workers write theirs every second)",
+        timeout=15,
+        detail=lambda: str(requests_counted(stack, "logout", "405")),
+    )
     expression = 'sum(babyshop_http_requests_total{view="logout",status="405"})'
     wait_until(
         lambda: query(stack, expression) == before + 30,
