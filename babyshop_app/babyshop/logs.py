@@ -65,8 +65,8 @@ class JsonFormatter(logging.Formatter):
     brings (a request's method, path, ...), and a traceback as one string.
 
     Made for a line per request: one encoder for every line (json.dumps with
-    an option makes one per call) and the time's date and second made once a
-    second. Each took a third of the line's cost (docs/performance.md)."""
+    an option makes one per call), and the time's date and second made once
+    a second (docs/performance.md)."""
 
     encoder = json.JSONEncoder(default=str)
 
