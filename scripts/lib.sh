@@ -96,10 +96,6 @@ compose_files=(docker-compose.prod.yml)
 [ -z "$media_in_bucket" ] || compose_files+=(docker-compose.s3.yml)
 [ -z "$monitoring" ] || compose_files+=(docker-compose.monitoring.yml)
 [ -z "$monitoring" ] || [ -z "$page_cache" ] || compose_files+=(docker-compose.monitoring-cache.yml)
-# The services those files add that web does not depend on (prod-up.sh starts them).
-# shellcheck disable=SC2034
-monitoring_services=(${monitoring:+prometheus alertmanager db-exporter disk-exporter}
-    ${monitoring:+${page_cache:+cache-exporter}})
 if [ -n "$monitoring" ]; then
     # Alertmanager's SMTP settings (docker-compose.monitoring.yml), from the
     # shop's: it connects in TLS from the start on port 465 only.

@@ -73,7 +73,16 @@ replace worker 1
 recreate=()
 "${compose[@]}" exec -T proxy cat /etc/caddy/Caddyfile | cmp -s - Caddyfile || recreate=(--force-recreate)
 "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" proxy
-if [ "${#monitoring_services[@]}" -gt 0 ]; then
+if [ -n "$monitoring" ]; then
+    # The services the monitoring files add, none of which web depends on:
+    # those the stack's files name and the others alone do not.
+    others=(docker compose --env-file "$env_file")
+    for file in "${compose_files[@]}"; do
+        [[ $file == docker-compose.monitoring* ]] || others+=(-f "$file")
+    done
+    mapfile -t monitoring_services < <(comm -13 <("${others[@]}" config --services | sort) \
+        <("${compose[@]}" config --services | sort))
+    [ "${#monitoring_services[@]}" -gt 0 ] || fail "MONITORING=true: no service found in docker-compose.monitoring.yml"
     # Prometheus reads its files at start and on SIGHUP. A file replaced (a
     # deploy, a git pull) is not the one its running container has mounted:
     # a new container then; one edited in place is, and SIGHUP has it read.

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from conftest import MailCatcher, Stack, inspect, prod_up_refusal, run, wait_until
+from conftest import MailCatcher, Stack, inspect, make, prod_up_refusal, run, wait_until
 
 # What the shared stack runs: two web containers of two gunicorn workers each.
 EXPECTED_TARGETS = {
@@ -122,6 +122,18 @@ def test_the_site_down_alert_is_mailed_and_so_is_its_end(image, tmp_path, figure
         stack.up()
         with MailCatcher(stack) as catcher:  # (on the stack's egress network, there once it is up)
             site_down_is_mailed(stack, catcher, figures)
+
+
+def test_prod_up_on_a_running_stack_starts_what_monitoring_adds(image, tmp_path):
+    """An update (make prod-up on a running stack) starts the services the
+    monitoring files add, after the proxy: those stopped run again."""
+    settings = {"MONITORING": "true", "ALERT_EMAIL": "ops@example.com", "SMTP_HOST": "mailcatcher"}
+    with Stack(tmp_path, "update", **settings) as stack:
+        stack.up()
+        stack.compose("stop", "alertmanager", "db-exporter")
+        make("prod-up", env={"ENV_FILE": str(stack.env_file), "COMPOSE_PROJECT_NAME": stack.project})
+        running = stack.compose("ps", "--status", "running", "--services").stdout.split()
+        assert {"prometheus", "alertmanager", "db-exporter", "disk-exporter"} <= set(running), running
 
 
 def site_down_is_mailed(stack, catcher, figures):
