@@ -8,8 +8,9 @@ storage holds it.
 
 No object is ever replaced or deleted by the shop: every upload is stored
 under a name of its own (get_available_name), and Django leaves the file of a
-deleted or changed row where it is. So a database backup of any age finds every file it names still
-in the bucket; the bucket's own settings (versioning) guard against others.
+deleted or changed row where it is. So a database backup of any age finds
+every file it names still in the bucket; the bucket's own settings
+(versioning) guard against others.
 """
 
 import logging
