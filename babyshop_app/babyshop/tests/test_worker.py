@@ -1,5 +1,6 @@
 """The worker: one transaction per task, retries with backoff, then FAILED
-until retried in the admin; a task cut short goes back to the queue whole."""
+until retried in the admin; a task cut short goes back to the queue whole;
+a task may take its context."""
 
 import os
 import signal
@@ -37,6 +38,13 @@ def add_user_then_fail(name):
 def add_user_then_die(name):
     User.objects.create(username=name)
     raise SystemExit("killed")
+
+
+@task(takes_context=True)
+def note_context(context, fail_first):
+    RAN.append((context.attempt, context.task_result.id))
+    if fail_first and context.attempt == 1:
+        raise ConnectionError("the other server is away")
 
 
 @pytest.fixture(autouse=True)
@@ -132,6 +140,15 @@ def test_a_task_this_worker_lacks_is_left_for_a_newer_one(run_tasks, settings):
     DBTaskResult.objects.update(run_after=timezone.now())
     run_tasks()
     assert DBTaskResult.objects.get(id=result.id).status == TaskResultStatus.FAILED
+
+
+def test_a_task_that_takes_its_context_gets_its_attempt_and_result(run_tasks):
+    first, retried = note_context.enqueue(fail_first=False), note_context.enqueue(fail_first=True)
+    run_tasks()
+    DBTaskResult.objects.update(run_after=timezone.now())
+    run_tasks()
+    assert sorted(RAN) == sorted([(1, first.id), (1, retried.id), (2, retried.id)])
+    assert {row.status for row in DBTaskResult.objects.all()} == {TaskResultStatus.SUCCESSFUL}
 
 
 @pytest.mark.django_db(transaction=True)

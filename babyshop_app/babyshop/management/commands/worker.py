@@ -39,7 +39,7 @@ from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.tasks import TaskResultStatus
+from django.tasks import TaskContext, TaskResultStatus
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -86,13 +86,15 @@ def run_one(queues, worker_id):
             # worker may have it, so it is tried again like any failure.
             _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
             return True
+        result = row.task_result
+        context = [TaskContext(task_result=result)] if task.takes_context else []
         with logs.task_context(row):
             # (Django logs each task's start and end, on these signals.)
-            task_started.send(sender=type(task.get_backend()), task_result=row.task_result)
+            task_started.send(sender=type(task.get_backend()), task_result=result)
             try:
                 with transaction.atomic():  # a savepoint: a failed attempt's writes are undone
                     row.return_value = normalize_json(
-                        task.call(*row.args_kwargs["args"], **row.args_kwargs["kwargs"])
+                        task.call(*context, *row.args_kwargs["args"], **row.args_kwargs["kwargs"])
                     )
             except Exception as exc:
                 _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
