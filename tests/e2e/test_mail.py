@@ -1,7 +1,7 @@
 """Mail through the worker, as a user and an operator meet it: a password
 reset over HTTPS reaches a real SMTP server; an SMTP server that is down, a
 worker killed mid-task or stopped for a deploy delays mail and never loses it
-or sends it twice."""
+or sends it twice; an address no SMTP server can take fails at once."""
 
 import re
 import threading
@@ -41,10 +41,16 @@ def ask_for_a_reset(stack, address):
     return answer
 
 
+def of_mail(text):
+    """The FROM and WHERE of the mail task whose message holds text."""
+    # (The test's own text: nothing to inject.)
+    message = "convert_from(decode(args_kwargs->'args'->>0, 'base64'), 'UTF8')"
+    return f"FROM {TASKS} WHERE {message} LIKE '%{text}%'"
+
+
 def task_of(stack, address):
     """(status, attempts) of the mail task queued for address."""
-    # (The test's own address: nothing to inject.)
-    query = f"SELECT status, jsonb_array_length(worker_ids) FROM {TASKS} WHERE convert_from(decode(args_kwargs->'args'->>0, 'base64'), 'UTF8') LIKE '%{address}%'"  # noqa: E501, S608
+    query = f"SELECT status, jsonb_array_length(worker_ids) {of_mail(address)}"
     status, attempts = stack.psql(query).split("|")
     return status, int(attempts)
 
@@ -150,3 +156,19 @@ def test_a_stopped_worker_finishes_its_task_and_the_next_one_runs_what_waited(st
     stack.compose("start", "worker")
     catcher.wait_for(second)
     assert [len(catcher.messages(address)) for address in (first, second)] == [1, 1]
+
+
+def test_a_mail_to_an_address_the_mailer_refuses_fails_at_once(stack, catcher):
+    """A control character in an address: Django's SMTP mailer refuses it
+    before sending (ValueError "Invalid address ... ASCII non-printables"),
+    which no retry can mend, so the task is kept as failed after its first
+    attempt instead of being tried for hours."""
+    subject = f"undeliverable {uuid.uuid4().hex[:8]}"
+    address = r'"a\x01b"@example.com'  # (the shell's Python reads \x01 as the control character)
+    send = f"from django.core.mail import send_mail; send_mail({subject!r}, 'Hello.', None, ['{address}'])"
+    stack.exec("web", "python", "manage.py", "shell", "-c", send)
+    wait_until(lambda: task_of(stack, subject)[1] >= 1, "the worker's attempt to send")
+    assert task_of(stack, subject) == ("FAILED", 1)
+    failed = stack.psql(f"SELECT exception_class_path, traceback {of_mail(subject)}")
+    assert failed.startswith("builtins.ValueError|"), failed
+    assert "ASCII non-printables" in failed

@@ -1,6 +1,6 @@
 """The worker: one transaction per task, retries with backoff, then FAILED
-until retried in the admin; a task cut short goes back to the queue whole;
-a task may take its context."""
+until retried in the admin (at once for what no retry can mend); a task cut
+short goes back to the queue whole; a task may take its context."""
 
 import os
 import signal
@@ -38,6 +38,12 @@ def add_user_then_fail(name):
 def add_user_then_die(name):
     User.objects.create(username=name)
     raise SystemExit("killed")
+
+
+@task()
+def add_user_with_a_bad_value(name):
+    User.objects.create(username=name)
+    raise ValueError("Invalid address")
 
 
 @task(takes_context=True)
@@ -100,6 +106,24 @@ def test_after_the_last_attempt_it_stays_failed_until_retried_in_the_admin(run_t
     assert len(DBTaskResult.objects.get(id=result.id).worker_ids) == 1
 
 
+@pytest.mark.parametrize(
+    ("enqueue", "error"),
+    [
+        (lambda: add_user_with_a_bad_value.enqueue("bob"), "builtins.ValueError"),
+        (lambda: add_user.enqueue("bob", "an argument it does not take"), "builtins.TypeError"),
+    ],
+    ids=["a value it cannot use", "arguments it does not take"],
+)
+def test_what_no_retry_can_mend_fails_at_once(run_tasks, admin_client, enqueue, error):
+    result = enqueue()
+    run_tasks()
+    row = DBTaskResult.objects.get(id=result.id)
+    assert (row.status, len(row.worker_ids), row.exception_class_path) == (TaskResultStatus.FAILED, 1, error)
+    assert not User.objects.filter(username="bob").exists(), "the failed attempt's write was kept"
+    listed = admin_client.get("/admin/django_tasks_database/dbtaskresult/", {"status__exact": "FAILED"})
+    assert error in listed.text
+
+
 def test_the_retry_action_leaves_other_tasks_alone(run_tasks, admin_client):
     result = add_user.enqueue("ann")
     run_tasks()
@@ -129,11 +153,25 @@ def test_a_task_cut_short_goes_back_to_the_queue_whole(run_tasks):
     assert not User.objects.filter(username="cid").exists()
 
 
+def test_a_task_no_code_has_any_more_fails_at_once(run_tasks):
+    """Queued before the worker started: the worker has the newest code."""
+    result = add_user.enqueue("ann")
+    DBTaskResult.objects.filter(id=result.id).update(task_path="babyshop.tests.test_worker.removed")
+    run_tasks()
+    row = DBTaskResult.objects.get(id=result.id)
+    assert (row.status, len(row.worker_ids), row.exception_class_path) == (
+        TaskResultStatus.FAILED, 1, "builtins.ImportError",
+    )  # fmt: skip
+
+
 def test_a_task_this_worker_lacks_is_left_for_a_newer_one(run_tasks, settings):
-    """During a deploy an old worker may meet a task only the new code has."""
+    """During a deploy an old worker may meet a task only the new code has:
+    one queued after the worker started."""
     settings.TASK_MAX_ATTEMPTS = 2
     result = add_user.enqueue("ann")
-    DBTaskResult.objects.filter(id=result.id).update(task_path="babyshop.tests.test_worker.newer")
+    DBTaskResult.objects.filter(id=result.id).update(
+        task_path="babyshop.tests.test_worker.newer", enqueued_at=timezone.now() + timedelta(minutes=1)
+    )
     run_tasks()
     row = DBTaskResult.objects.get(id=result.id)
     assert (row.status, row.exception_class_path) == (TaskResultStatus.READY, "builtins.ImportError")
@@ -160,7 +198,7 @@ def test_two_workers_never_take_the_same_task():
 
     def first_worker():
         try:
-            worker.run_one(["default"], "first")
+            worker.run_one(["default"], "first", timezone.now())
         finally:
             connection.close()
 
@@ -168,7 +206,7 @@ def test_two_workers_never_take_the_same_task():
     thread.start()
     try:
         assert started.wait(10)
-        assert worker.run_one(["default"], "second") is False
+        assert worker.run_one(["default"], "second", timezone.now()) is False
     finally:
         release.set()
         thread.join(10)

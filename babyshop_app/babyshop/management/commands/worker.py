@@ -14,8 +14,10 @@ SIGTERM (a deploy, docker stop) lets the running task finish, then exits;
 a second SIGTERM or Ctrl-C stops at once, which rolls the task back. A task
 that raises is tried again after TASK_RETRY_SECONDS, doubling each time up
 to an hour, until TASK_MAX_ATTEMPTS; then it stays FAILED, with its
-traceback, until someone retries it in the admin. Tasks therefore run at
-least once: docs/worker.md says how to write one that may run twice.
+traceback, until someone retries it in the admin. An error no retry can
+mend (PERMANENT_ERRORS, a task no code has any more) makes it FAILED at
+once. Tasks therefore run at least once: docs/worker.md says how to write
+one that may run twice.
 
 Once a minute it also queues the jobs of TASK_SCHEDULE that are due
 (babyshop/schedule.py): exactly once per period, however many workers run.
@@ -54,6 +56,10 @@ logger = logging.getLogger("babyshop.worker")
 SCHEDULE_CHECK_SECONDS = 60
 # The longest wait between two attempts of a task.
 MAX_RETRY_DELAY = timedelta(hours=1)
+# What no retry can mend: the task was given what it cannot use (an address
+# the mailer refuses, arguments its function does not take). Such a task
+# fails at once; any other exception is retried (docs/worker.md).
+PERMANENT_ERRORS = (ValueError, TypeError)
 
 
 def retry_delay(attempts):
@@ -64,8 +70,9 @@ def retry_delay(attempts):
     return delay * (1 - random.random() / 10)  # noqa: S311 (spreading, not secrecy)
 
 
-def run_one(queues, worker_id):
-    """Run the next due task of these queues; False if there was none."""
+def run_one(queues, worker_id, started_at):
+    """Run the next due task of these queues; False if there was none.
+    started_at: when this worker started."""
     with transaction.atomic():
         row = (
             DBTaskResult.objects.ready()
@@ -78,13 +85,15 @@ def run_one(queues, worker_id):
         row.status = TaskResultStatus.RUNNING  # as the signals report it; saved with the outcome
         row.started_at = timezone.now()
         row.worker_ids = [*row.worker_ids, worker_id]
-        attempts = len(row.worker_ids)
+        attempts_left = len(row.worker_ids) < settings.TASK_MAX_ATTEMPTS
         try:
             task = row.task
         except (ImportError, SuspiciousOperation) as exc:
-            # No such task in this worker's code: during a deploy, a newer
-            # worker may have it, so it is tried again like any failure.
-            _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
+            # No such task in this worker's code. Queued after the worker
+            # started, it comes from newer code (a deploy updates web before
+            # the worker), which the next worker runs: tried again. Queued
+            # before, no code has it any more: failed at once.
+            _finish(row, exc, retry=attempts_left and row.enqueued_at > started_at)
             return True
         result = row.task_result
         context = [TaskContext(task_result=result)] if task.takes_context else []
@@ -96,8 +105,10 @@ def run_one(queues, worker_id):
                     row.return_value = normalize_json(
                         task.call(*context, *row.args_kwargs["args"], **row.args_kwargs["kwargs"])
                     )
+            except PERMANENT_ERRORS as exc:
+                _finish(row, exc, retry=False)
             except Exception as exc:
-                _finish(row, exc, retry=attempts < settings.TASK_MAX_ATTEMPTS)
+                _finish(row, exc, retry=attempts_left)
             else:
                 _finish(row, None, retry=False)
             task_finished.send(sender=type(task.get_backend()), task_result=row.task_result)
@@ -127,7 +138,7 @@ def _finish(row, exc, retry):
         row.finished_at = timezone.now()
         if exc:
             logger.error(
-                "task %s (%s) failed on attempt %d, the last: kept as failed, to retry in the admin",
+                "task %s (%s) failed for good on attempt %d: kept as failed, to retry in the admin",
                 row.id, row.task_path, len(row.worker_ids), exc_info=exc,
             )  # fmt: skip
     row.save()
@@ -149,7 +160,7 @@ class Command(BaseCommand):
 
     def handle(self, *, queues, batch, **options):
         queues = queues or settings.TASK_QUEUES
-        worker_id = get_random_string(32)
+        worker_id, started_at = get_random_string(32), timezone.now()
         stopping = threading.Event()
 
         def stop(signum, frame):
@@ -166,12 +177,12 @@ class Command(BaseCommand):
         if settings.METRICS_PORT and not batch:
             metrics.serve_worker(queues)
         try:
-            self.work(queues, worker_id, stopping, batch)
+            self.work(queues, worker_id, started_at, stopping, batch)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-    def work(self, queues, worker_id, stopping, batch):
+    def work(self, queues, worker_id, started_at, stopping, batch):
         heartbeat = Path(settings.WORKER_HEARTBEAT_FILE)
         next_schedule_check = 0.0
         logger.info("worker %s taking tasks from %s", worker_id, ", ".join(queues))
@@ -185,7 +196,7 @@ class Command(BaseCommand):
                     for name in schedule.queue_due_jobs():
                         logger.info("queued the scheduled job %s", name)
                     next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
-                ran = run_one(queues, worker_id)
+                ran = run_one(queues, worker_id, started_at)
             except DatabaseError as exc:
                 # Away, or not migrated yet: one line, then another look.
                 logger.error(
