@@ -1,6 +1,8 @@
 """The production stack through its HTTPS proxy, as a browser meets it."""
 
 import json
+import socket
+import ssl
 
 import pytest
 
@@ -19,6 +21,34 @@ def test_http_redirects_to_https(stack):
     )
     assert response.status_code in (301, 308)
     assert response.headers["Location"] == "https://localhost/accounts/login/"
+
+
+def raw_answer(stack, scheme, host, tls_name="localhost"):
+    """All the proxy sends back, until it closes, for a request naming host
+    (for /readyz, which the proxy answers itself)."""
+    port = stack.https_port if scheme == "https" else stack.http_port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        if scheme == "https":
+            unverified = ssl.create_default_context()
+            unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+            connection = unverified.wrap_socket(connection, server_hostname=tls_name)
+        connection.sendall(f"GET /readyz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_request_for_another_host_is_refused_unanswered(stack, scheme):
+    """Before: 200 with an empty body over HTTPS (a redirect to that host
+    over HTTP), and "Server: Caddy" either way. Over HTTPS the TLS name is
+    the site's own: an unknown one never gets past the handshake."""
+    assert raw_answer(stack, scheme, "localhost").startswith(b"HTTP/1.1 "), "the site itself answers"
+    assert raw_answer(stack, scheme, "shop.attacker.example") == b""
+    if scheme == "https":
+        with pytest.raises(ssl.SSLError):
+            raw_answer(stack, scheme, "shop.attacker.example", tls_name="shop.attacker.example")
 
 
 def test_home_page_over_https_with_security_headers(stack):
