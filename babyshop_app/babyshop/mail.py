@@ -16,6 +16,7 @@ import base64
 import email.policy
 from email.parser import BytesParser
 
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, mailers
 from django.core.mail.backends.base import BaseEmailBackend
 from django.tasks import task
@@ -25,6 +26,26 @@ SMTP_MAILER = "smtp"
 # The worker leaves this queue alone while no SMTP server is configured
 # (settings.TASK_QUEUES): the mail waits instead of failing.
 QUEUE = "email"
+
+
+def validate_recipient(address):
+    """Refuses an address the worker's SMTP mailer cannot send to.
+
+    Django's EmailValidator accepts a quoted local part with control
+    characters ("a\\x01b"@example.com): the message is queued, but Django's
+    SMTP backend refuses the address (EmailBackend.prep_address) and no retry
+    can change that. Its rule, then: the address must parse as one mailbox in
+    which Python's email parser finds no defect. And its local part must not
+    be empty (""@example.com), which that backend sends as "@example.com".
+    """
+    header = email.policy.SMTP.header_factory("To", address)
+    # The backend lets a local mailbox ("webmaster") pass; EmailValidator refuses it.
+    defects = [defect for defect in header.defects if str(defect) != "addr-spec local part with no domain"]
+    if defects or len(header.addresses) != 1 or not header.addresses[0].username:
+        raise ValidationError(
+            "Mail cannot be sent to this address: use one with no control or other unusual characters.",
+            code="undeliverable",
+        )
 
 
 class QueuedEmailBackend(BaseEmailBackend):

@@ -7,10 +7,11 @@ and stock never goes below zero, however many checkouts run at once.
 """
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 
 from babyshop import pagecache
@@ -18,6 +19,8 @@ from products.mails import send_order_mail
 from products.models import Order, OrderLine, Product
 
 SESSION_KEY = "cart"
+# The ids of the checkout forms this session was given, the last 20.
+SUBMISSIONS_KEY = "checkout_forms"
 # Most items of one product in one cart.
 MAX_QUANTITY = 20
 
@@ -60,6 +63,16 @@ class Cart:
         self.quantities = {}
         self._save()
 
+    def new_submission(self):
+        """A new checkout form's id, kept in the session: place_order takes
+        only the forms this session was given."""
+        submission = uuid.uuid4()
+        self.session[SUBMISSIONS_KEY] = [*self.session.get(SUBMISSIONS_KEY, [])[-19:], str(submission)]
+        return submission
+
+    def issued(self, submission):
+        return str(submission) in self.session.get(SUBMISSIONS_KEY, [])
+
     def _save(self):
         self.session[SESSION_KEY] = {str(pk): quantity for pk, quantity in self.quantities.items()}
 
@@ -92,13 +105,17 @@ def place_order(cart, *, submission, fingerprint, name, email, address, user=Non
     """The order for the cart as the shopper saw it, in one transaction that
     holds its products' rows locked: their stock checked and taken (never
     below zero), lines at their current prices, the confirmation mail
-    queued. A submission seen before returns the order it made. Raises
-    CheckoutRefused otherwise."""
-    if (existing := Order.objects.filter(submission=submission).first()) is not None:
-        return existing
-    try:
-        with transaction.atomic():
-            lines = cart.lines(lock=True)
+    queued. A form sent again (a double submit, a retried POST) gets the
+    order it made; only the session the form was given to may send it.
+    Raises CheckoutRefused otherwise."""
+    if not cart.issued(submission):
+        raise CheckoutRefused("This form has expired: check your cart and send it again.")
+    with transaction.atomic():
+        # Locked first: the same form sent twice at once waits here until the
+        # other request's order is committed, and then finds it.
+        lines = cart.lines(lock=True)
+        order = Order.objects.filter(submission=submission).first()
+        if order is None:
             if not lines:
                 raise CheckoutRefused("Your cart is empty.")
             if Cart.fingerprint(lines) != fingerprint:
@@ -127,10 +144,5 @@ def place_order(cart, *, submission, fingerprint, name, email, address, user=Non
             send_order_mail(order, "placed")
             if any(line.product.stock == line.quantity for line in lines):
                 pagecache.pages_changed()  # cached pages say "sold out" now
-    except IntegrityError:
-        # The same form, sent twice at once: the other request made the order.
-        if (existing := Order.objects.filter(submission=submission).first()) is not None:
-            return existing
-        raise
     cart.clear()
     return order

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from babyshop import pagecache
 from babyshop.images import ImageField
+from babyshop.mail import validate_recipient
 from products.mails import send_order_mail
 
 
@@ -80,8 +81,9 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
     name = models.CharField(max_length=200)
-    email = models.EmailField()
-    address = models.TextField()
+    email = models.EmailField(validators=[validate_recipient])
+    # A limit for forms only: the column has none.
+    address = models.TextField(max_length=1000)
     status = models.CharField(max_length=10, choices=Status, default=Status.PLACED)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     placed_at = models.DateTimeField(auto_now_add=True)

@@ -1,7 +1,5 @@
 """The cart, checkout and orders of the demo shop (products/cart.py does the work)."""
 
-import uuid
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -86,7 +84,7 @@ def checkout(request):
         form = CheckoutForm(
             initial={
                 **{field: details.get(field, "") for field in ("name", "email", "address")},
-                "submission": uuid.uuid4(),
+                "submission": cart.new_submission(),
                 "fingerprint": Cart.fingerprint(lines),
             }
         )

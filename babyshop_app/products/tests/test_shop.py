@@ -107,6 +107,44 @@ def test_a_form_sent_twice_makes_one_order(client, monitor):
     assert monitor.stock == 4
 
 
+# The longest e-mail address Order.email stores (254), and one longer: the
+# form took up to 320, and the database refused the order with a 500.
+LONGEST_EMAIL = f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 57}.com"
+LONGER_EMAIL = LONGEST_EMAIL.replace("@", "@b.")
+
+
+@pytest.mark.parametrize(
+    ("field", "longest", "longer"),
+    [
+        ("name", "N" * 200, "N" * 201),
+        ("email", LONGEST_EMAIL, LONGER_EMAIL),
+        ("address", "A" * 1000, "A" * 1001),
+    ],
+)
+def test_the_longest_details_are_stored_and_longer_ones_are_a_form_error(
+    client, monitor, field, longest, longer
+):
+    add(client, monitor)
+    refused = place(client, **{field: longer})
+    assert refused.status_code == 200
+    assert refused.context["form"].errors[field] == [
+        f"Ensure this value has at most {len(longest)} characters (it has {len(longer)})."
+    ]
+    assert not Order.objects.exists()
+    assert place(client, **{field: longest}).status_code == 302
+    assert getattr(Order.objects.get(), field) == longest
+
+
+def test_an_address_mail_cannot_be_sent_to_is_a_form_error(client, monitor):
+    add(client, monitor)
+    refused = place(client, email='"a\x01b"@example.com')
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["email"] == [
+        "Mail cannot be sent to this address: use one with no control or other unusual characters."
+    ]
+    assert not Order.objects.exists()
+
+
 def test_a_price_changed_since_the_form_was_shown_is_refused(client, monitor, queued_mail):
     add(client, monitor)
     form = checkout_form(client)
@@ -139,6 +177,24 @@ def test_an_order_is_seen_by_its_shopper_only(client, monitor):
     assert client.get(url).status_code == 200
     assert Client().get(url).status_code == 404
     assert client.get(f"/orders/{uuid.uuid4()}/").status_code == 404
+
+
+def test_a_shoppers_form_id_shows_a_stranger_nothing_of_the_order(client, monitor):
+    add(client, monitor)
+    form = checkout_form(client)
+    order_url = place(client, form).url
+    secrets = ["Ann Example", "ann@example.com", "Main Street", order_url]
+    stranger = Client()
+    eve = {"name": "Eve Stranger", "email": "eve@example.com", "address": "Elsewhere"}
+    with_empty_cart = place(stranger, form, **eve)
+    add(stranger, monitor)
+    with_the_same_cart = place(stranger, form, **eve)
+    for answer, hidden in [(with_empty_cart, [*secrets, "Baby Monitor"]), (with_the_same_cart, secrets)]:
+        assert answer.status_code == 200
+        assert "This form has expired: check your cart and send it again." in answer.text
+        assert [secret for secret in hidden if secret in answer.text] == []
+    assert stranger.get(order_url).status_code == 404
+    assert Order.objects.count() == 1
 
 
 def test_my_orders_lists_a_logged_in_shoppers_orders(client, monitor):
@@ -250,14 +306,17 @@ def test_concurrent_checkouts_for_the_last_items_never_oversell(make_product):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_double_submit_at_the_same_moment_makes_one_order(monitor):
+def test_a_double_submit_of_the_last_items_makes_one_order_both_answers_lead_to(make_product):
+    last = make_product(stock=2)
     shopper, same_browser = Client(), Client()
-    add(shopper, monitor)
+    add(shopper, last, 2)
     form = checkout_form(shopper)
     same_browser.cookies = shopper.cookies
     answers = run_at_once(2, lambda i: place([shopper, same_browser][i], form))
-    assert [answer.status_code for answer in answers] == [302, 302]
-    assert answers[0].url == answers[1].url
-    assert Order.objects.count() == 1
-    monitor.refresh_from_db()
-    assert monitor.stock == 4
+    order = Order.objects.get()
+    assert [answer.status_code for answer in answers] == [302, 302], [a.text[-300:] for a in answers]
+    assert [answer.url for answer in answers] == [order.get_absolute_url()] * 2
+    last.refresh_from_db()
+    assert last.stock == 0
+    assert shopper.get(order.get_absolute_url()).status_code == 200
+    assert "Cart (" not in shopper.get("/").text, "the cart is empty again"

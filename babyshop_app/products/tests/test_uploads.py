@@ -53,3 +53,21 @@ def test_a_picture_uploaded_in_the_admin_goes_to_the_bucket(admin_client, catego
     assert (image.status_code, image["Content-Type"]) == (200, "image/png")
     assert b"".join(image.streaming_content) == picture()
     image.close()  # last: closing ends the request, which closes the database connection
+
+
+@pytest.mark.parametrize("storage", ["local", "bucket"])
+def test_the_longest_picture_name_accepted_is_stored_and_a_longer_one_is_a_form_error(
+    admin_client, category, storage, request
+):
+    if storage == "bucket":
+        request.getfixturevalue("bucket")
+    longest = "r" * 96 + ".png"  # Product.image holds 100 characters, its folder and suffix included
+    refused = add_product(admin_client, category, "r" + longest, picture())
+    assert refused.status_code == 200
+    (error,) = refused.context["adminform"].form.errors["image"]
+    assert error == "Ensure this filename has at most 100 characters (it has 101)."
+    assert add_product(admin_client, category, longest, picture()).status_code == 302
+    name = Product.objects.get().image.name
+    assert name.startswith("products/rrr")
+    assert name.endswith(".png")
+    assert len(name) <= 100
