@@ -45,8 +45,12 @@ DEV := PAGE_CACHE=$(or $(PAGE_CACHE),false) MEDIA_STORAGE=$(or $(MEDIA_STORAGE),
 	$(if $(filter s3 S3,$(MEDIA_STORAGE)),--profile object-storage)
 PROD := scripts/compose.sh
 # A rebuilt image takes the tag from the one before, which stays untagged:
-# remove this project's untagged images once no container uses them.
-PRUNE := @docker image prune --force --filter label=com.docker.compose.project=$(DEV_PROJECT) >/dev/null
+# remove this project's untagged images once no container uses them (Compose
+# has no option for it). Housekeeping only: when the engine refuses (another
+# prune is running, say), the next build's prune takes them and the command
+# goes on.
+PRUNE := @docker image prune --force --filter label=com.docker.compose.project=$(DEV_PROJECT) >/dev/null \
+	|| echo "make: not pruned now: the untagged images of $(DEV_PROJECT) go at the next build" >&2
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
 # The images' Python, from the Dockerfile's base image (python:X.Y-slim):
