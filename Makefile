@@ -30,9 +30,6 @@ export ENV_FILE
 # deleting its database). Dev settings such as DEV_PORT come from make's
 # command line or the environment instead.
 DEV_PROJECT ?= $(shell sed -n 's/^name: *//p' docker-compose.yml)
-# The dev projects of the names this project had before `make rename` (it
-# adds each old one here): make clean removes what they left behind.
-FORMER_DEV_PROJECTS :=
 # `make upgrade`: the blueprint this project was made from, and its branch.
 BLUEPRINT ?=
 BLUEPRINT_REF ?= main
@@ -45,8 +42,12 @@ DEV := PAGE_CACHE=$(or $(PAGE_CACHE),false) MEDIA_STORAGE=$(or $(MEDIA_STORAGE),
 	$(if $(filter s3 S3,$(MEDIA_STORAGE)),--profile object-storage)
 PROD := scripts/compose.sh
 # A rebuilt image takes the tag from the one before, which stays untagged:
-# remove this project's untagged images once no container uses them.
-PRUNE := @docker image prune --force --filter label=com.docker.compose.project=$(DEV_PROJECT) >/dev/null
+# remove this project's untagged images once no container uses them (Compose
+# has no option for it). Housekeeping only: when the engine refuses (another
+# prune is running, say), the next build's prune takes them and the command
+# goes on.
+PRUNE := @docker image prune --force --filter label=com.docker.compose.project=$(DEV_PROJECT) >/dev/null \
+	|| echo "make: not pruned now: the untagged images of $(DEV_PROJECT) go at the next build" >&2
 # The dev container for one-off commands: no migrations at start.
 RUN := $(DEV) run --rm -e MIGRATE_ON_START=false web
 # The images' Python, from the Dockerfile's base image (python:X.Y-slim):
@@ -115,16 +116,17 @@ seed: ## Load the demo catalog (idempotent)
 # demo: end
 
 .PHONY: upgrade
-upgrade: ## Take the blueprint's later commits, renamed to this project's name first: make upgrade BLUEPRINT=<its git URL>
-	python3 scripts/upgrade.py $(call quote,$(BLUEPRINT)) $(call quote,$(BLUEPRINT_REF))
+upgrade: $(TOOLS) ## Take the blueprint's later commits, renamed to this project's name first: make upgrade BLUEPRINT=<its git URL>
+	$(VENV)/bin/python scripts/upgrade.py $(call quote,$(BLUEPRINT)) $(call quote,$(BLUEPRINT_REF))
 
 .PHONY: remove-demo
 remove-demo: ## Take the demo catalog out: the products app and every line wiring it in (refuses a dirty tree)
 	python3 scripts/remove_demo.py
 
 .PHONY: rename
-rename: build ## Give the project your name: make rename NAME=acme_store (package, images, database, paths; docs/development.md)
-	DEV_PROJECT=$(call quote,$(DEV_PROJECT)) python3 scripts/rename.py $(call quote,$(NAME))
+# Through the tools' Python: the script formats what it renamed with their ruff.
+rename: $(TOOLS) build ## Give the project your name: make rename NAME=acme_store (package, images, database, paths; docs/development.md)
+	DEV_PROJECT=$(call quote,$(DEV_PROJECT)) $(VENV)/bin/python scripts/rename.py $(call quote,$(NAME))
 
 ## ---- quality ---------------------------------------------------------------
 
@@ -157,9 +159,10 @@ hooks: $(TOOLS) ## Run `make lint` before every git commit (pre-commit, .pre-com
 	$(VENV)/bin/pre-commit install
 
 .PHONY: format
-format: $(TOOLS) ## Fix what ruff can fix and format the Python code
-	$(VENV)/bin/ruff check --fix .
+format: $(TOOLS) ## Fix what ruff can fix, format the Python code, then show what is left to fix by hand
+	$(VENV)/bin/ruff check --fix --exit-zero --silent .
 	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check .
 
 .PHONY: lock
 lock: $(TOOLS) ## Re-resolve requirements/*.in into hash-locked requirements/*.txt (uv)
@@ -306,10 +309,7 @@ restore-cleanup: ## Delete the database and media the last restore (or undo) rep
 	scripts/restore.sh cleanup
 
 .PHONY: clean
-clean: ## Remove the dev stack, its volumes and images (those of names before a rename too), and local caches
-	for project in $(DEV_PROJECT) $(FORMER_DEV_PROJECTS); do \
-	  docker compose --project-name "$$project" --env-file /dev/null -f docker-compose.yml --profile page-cache --profile object-storage \
-	    down --volumes --remove-orphans; \
-	  docker image ls --quiet --filter "label=com.docker.compose.project=$$project" | xargs -r docker image rm --force; \
-	done
+clean: ## Remove the dev stack, its volumes and images, and local caches
+	$(DEV) --profile page-cache --profile object-storage down --volumes --remove-orphans
+	docker image ls --quiet --filter label=com.docker.compose.project=$(DEV_PROJECT) | xargs -r docker image rm --force
 	rm -rf $(VENV) .ruff_cache babyshop_app/.pytest_cache babyshop_app/staticfiles

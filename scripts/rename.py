@@ -13,9 +13,17 @@ and in the paths:
   CamelName   the package's AppConfig class
 
 The migration lock id is computed from the package's name, so it follows by
-itself. Refuses a tree with uncommitted changes (so that `git diff` shows the
-rename alone and `git reset --hard` undoes it), prints what it changed, and is
-safe to run twice: the same name again changes nothing.
+itself. The CHANGELOG keeps the names its entries were written with. The
+Python files it changes are formatted again (a longer or shorter name wraps
+lines differently), so `make lint` stays green. Refuses a tree with
+uncommitted changes (so that `git diff` shows the rename alone and
+`git reset --hard` undoes it), prints what it changed, and is safe to run
+twice: the same name again changes nothing.
+
+The dev stack (make's DEV_PROJECT) is removed with its database, whose user
+and database name are the old name's and would refuse the new settings: a
+dev database holds nothing to keep, and the next `make up` or `make test`
+makes a new one.
 
 The name must not clash with a module the app can import (the standard
 library, an installed package, one of the project's own): run through make,
@@ -23,6 +31,7 @@ the dev image says which modules it has.
 """
 
 import argparse
+import importlib.util
 import keyword
 import os
 import re
@@ -47,6 +56,8 @@ OWN = {
     "gunicorn",
     "conftest",
 }
+# History: what the project was called when each entry was written.
+UNCHANGED = {"CHANGELOG.md"}
 
 
 def current_name():
@@ -114,19 +125,20 @@ def replacer(old, new):
     return replace
 
 
-def installed_modules():
-    """The top-level modules the dev image can import (make passes them)."""
-    # The dev stack's project, as the Makefile names it (and no .env: see there).
+def dev_compose():
+    """docker compose on the dev stack's project, as the Makefile names it
+    (DEV_PROJECT, which make passes; and no .env: see there)."""
     project = os.environ.get("DEV_PROJECT") or re.search(
         r"^name: *(\S+)", (ROOT / "docker-compose.yml").read_text(), re.MULTILINE
     ).group(1)
+    return project, ["docker", "compose", "--project-name", project, "--env-file", os.devnull]
+
+
+def installed_modules():
+    """The top-level modules the dev image can import."""
+    _, compose = dev_compose()
     command = [
-        "docker",
-        "compose",
-        "--project-name",
-        project,
-        "--env-file",
-        os.devnull,
+        *compose,
         "-f",
         "docker-compose.yml",
         "run",
@@ -147,11 +159,29 @@ def installed_modules():
     return set(result.stdout.split())
 
 
+def remove_dev_stack(old):
+    """The dev stack with its database (see the module's docstring), the
+    page cache's and the object store's services included."""
+    project, compose = dev_compose()
+    profiles = ["--profile", "page-cache", "--profile", "object-storage"]
+    down = [*compose, "-f", "docker-compose.yml", *profiles, "down", "--volumes", "--remove-orphans"]
+    result = subprocess.run(down, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        fail(f"cannot remove the dev stack {project} (docker compose down failed): {result.stderr.strip()}")
+    print(
+        f"rename: removed the dev stack {project} and its database (made for {old}, it would refuse "
+        f"the new name; a dev database holds nothing to keep): make up or make test makes a new one."
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the new name: a lower-case Python identifier, e.g. acme_store")
     parser.add_argument(
-        "--no-image-check", action="store_true", help="skip asking the dev image for its modules"
+        "--no-image-check",
+        action="store_true",
+        help="the files only: neither ask the dev image for its modules nor remove the dev stack "
+        "(make upgrade renames scratch copies)",
     )
     args = parser.parse_args()
     new, old = args.name, current_name()
@@ -163,22 +193,10 @@ def main():
         fail(
             "the working tree has uncommitted changes: commit or stash them, so that the rename stands alone"
         )
-
-    replace = replacer(old, new)
-    changed, lines = [], 0
-    for name in git("ls-files", "-z").stdout.split("\0"):
-        path = ROOT / name
-        if not name or not path.is_file() or path.is_symlink():
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue  # pictures and other binary files
-        renamed, count = replace(text)
-        if count:
-            path.write_text(renamed, encoding="utf-8")
-            changed.append((name, count))
-            lines += sum(a != b for a, b in zip(text.splitlines(), renamed.splitlines(), strict=True))
+    if not importlib.util.find_spec("ruff"):
+        fail(f"{sys.executable} has no ruff to format the renamed files: run it as make rename NAME={new}")
+    if not args.no_image_check:
+        remove_dev_stack(old)
 
     moves = [(f"{old}_app/{old}", f"{old}_app/{new}"), (f"{old}_app", f"{new}_app")]
     _, old_slug, _ = forms(old)
@@ -189,11 +207,30 @@ def main():
         )
     for source, target in moves:
         git("mv", source, target)
-    # make clean removes what the old name's dev stack left (its volume, image, network).
-    makefile = ROOT / "Makefile"
-    text = makefile.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^(FORMER_DEV_PROJECTS :=.*)$", rf"\g<1> {old_slug}", text)
-    makefile.write_text(text, encoding="utf-8")
+
+    replace = replacer(old, new)
+    changed, lines = [], 0
+    for name in git("ls-files", "-z").stdout.split("\0"):
+        path = ROOT / name
+        if not name or name in UNCHANGED or not path.is_file() or path.is_symlink():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # pictures and other binary files
+        renamed, count = replace(text)
+        if count:
+            path.write_text(renamed, encoding="utf-8")
+            changed.append((name, count))
+            lines += sum(a != b for a, b in zip(text.splitlines(), renamed.splitlines(), strict=True))
+    # The new name sorts the project's imports elsewhere and wraps lines
+    # differently (migrations stay as Django wrote them: --force-exclude).
+    python = [name for name, _ in changed if name.endswith(".py")]
+    for ruff in (["check", "--fix", "--select", "I001", "--silent"], ["format", "--quiet"]):
+        command = [sys.executable, "-m", "ruff", *ruff, "--force-exclude", *python]
+        formatted = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        if formatted.returncode != 0:
+            fail(f"ruff {ruff[0]} failed on the renamed files: {formatted.stderr.strip()}")
 
     for name, count in changed:
         print(f"  {name}: {count}")

@@ -25,6 +25,7 @@ Refuses a tree with uncommitted changes.
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,11 +50,12 @@ def project_name(tree):
 def as_this_project(commit, scratch, name, without_demo):
     """A commit whose tree is `commit`'s, renamed to name (and without its demo)."""
     git("checkout", "--quiet", "--detach", commit, cwd=scratch)
+    # This Python (make's tools'): rename formats what it renamed with its ruff.
     steps = []
     if project_name(scratch) != name:
-        steps.append(["python3", "scripts/rename.py", "--no-image-check", name])
+        steps.append([sys.executable, "scripts/rename.py", "--no-image-check", name])
     if without_demo:
-        steps.append(["python3", "scripts/remove_demo.py"])
+        steps.append([sys.executable, "scripts/remove_demo.py"])
     for step in steps:
         done = subprocess.run(step, cwd=scratch, capture_output=True, text=True, check=False)
         if done.returncode != 0:

@@ -3,6 +3,9 @@ production says: before, `COMPOSE_PROJECT_NAME=babyshop-prod` in .env aimed
 make up, down, test and clean at the production project (clean deleting its
 database volume)."""
 
+import os
+import shutil
+
 import pytest
 
 from conftest import RUN_ID, committed_clone, free_port, inspect, make, remove_dev_stack, run
@@ -74,3 +77,30 @@ def test_make_up_down_test_and_clean_touch_only_the_dev_project(checkout):
     make("clean", *target, cwd=path)
     assert project_state(production) == untouched
     assert project_state(dev) == {"containers": [], "volumes": []}
+
+
+def test_a_prune_the_engine_refuses_does_not_fail_make_build(tmp_path):
+    """make build and make up prune the image a rebuild left untagged; the
+    engine refuses a prune while another one runs (`a prune operation is
+    already running`), which must not fail the user's command. A docker that
+    refuses every image prune, as the engine does then, stands in for the
+    other prune (a real race could not be timed)."""
+    path = committed_clone(tmp_path / "shop")
+    refusing = tmp_path / "bin"
+    refusing.mkdir()
+    (refusing / "docker").write_text(
+        "#!/bin/sh\nset -eu\n"
+        'if [ "$1 $2" = "image prune" ]; then\n'
+        '  echo "Error response from daemon: a prune operation is already running" >&2; exit 1\nfi\n'
+        f'exec {shutil.which("docker")} "$@"\n'
+    )
+    (refusing / "docker").chmod(0o755)
+    project = f"babyshop-e2e-{RUN_ID}-prune"
+    env = {"PATH": f"{refusing}:{os.environ['PATH']}"}
+    try:
+        built = make("build", f"DEV_PROJECT={project}", cwd=path, env=env, check=False, timeout=900)
+    finally:
+        remove_dev_stack(project, path)
+    assert built.returncode == 0, built.stderr
+    assert "a prune operation is already running" in built.stderr
+    assert f"not pruned now: the untagged images of {project} go at the next build" in built.stderr

@@ -16,7 +16,7 @@ TASKS = "django_tasks_database_dbtaskresult"
 def new_user(stack):
     """A user of the shop (never the admin the other tests log in as); their address."""
     name = f"reset{uuid.uuid4().hex[:8]}"
-    create = f"from django.contrib.auth import get_user_model as m; m().objects.create_user({name!r}, '{name}@example.com', {PASSWORD!r})"  # noqa: E501
+    create = f"from django.contrib.auth import get_user_model as m; m().objects.create_user({name!r}, '{name}@example.com', {PASSWORD!r})"
     stack.exec("web", "python", "manage.py", "shell", "-c", create)
     return name, f"{name}@example.com"
 

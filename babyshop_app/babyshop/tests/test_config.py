@@ -392,7 +392,7 @@ class TestStartup:
     def test_without_a_database_url_web_uses_the_compose_db_service(self):
         """The production compose file sets no DATABASE_URL: web connects to
         its db service as the user, and to the database, that db was created with."""
-        show = "from django.conf import settings as s; d = s.DATABASES['default']; print(d['HOST'], d['USER'], d['NAME'])"  # noqa: E501
+        show = "from django.conf import settings as s; d = s.DATABASES['default']; print(d['HOST'], d['USER'], d['NAME'])"
         variables = {"DATABASE_URL": None, "POSTGRES_USER": "clerk", "POSTGRES_DB": "stock"}
         result = manage("shell", "--verbosity", "0", "-c", show, **variables)
         assert result.stdout.strip() == "db clerk stock", result.stderr
