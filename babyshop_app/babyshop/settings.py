@@ -397,15 +397,17 @@ PERMISSIONS_POLICY = {
 }
 
 # Log-in throttling (django-axes), for the site and the admin: after
-# LOGIN_FAILURE_LIMIT failures from one client address, or for one username,
-# further attempts are refused with a 429 page for LOGIN_LOCKOUT_MINUTES
-# without checking the password. A success forgets only that username's
-# failures from that address (babyshop/throttle.py says why);
+# LOGIN_FAILURE_LIMIT failures for one username from one client address,
+# further attempts at that username from that address are refused with a 429
+# page for LOGIN_LOCKOUT_MINUTES without checking the password. The pair, not
+# the username alone: else anyone could lock any user, the admin included,
+# out from everywhere (docs/security.md says what this does not stop). A
+# success forgets that pair's failures only;
 # `manage.py axes_reset_username NAME` unlocks someone at once.
 AXES_FAILURE_LIMIT = config.integer("LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=config.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "babyshop.throttle.client_username"
 AXES_CLIENT_IP_CALLABLE = "babyshop.proxy.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
