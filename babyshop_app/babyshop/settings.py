@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_ratelimit",
     "django_tasks_db",
     "babyshop",
     "users",
@@ -221,6 +222,22 @@ else:
     # Nothing shared to cache in: a per-process memory cache could not be
     # invalidated across gunicorn's workers.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+# The counters of the throttles on password reset and registration
+# (users/views.py, django-ratelimit): a table in PostgreSQL (migrate_locked
+# creates it), so every process and replica counts in the same place,
+# whether or not the Valkey above runs, and nothing evicts them early.
+# django-ratelimit's check calls this backend's increments not atomic (a read
+# then a write): users/views.py makes them one at a time, hence silenced.
+CACHES["throttle"] = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "babyshop_throttle",
+    # Beyond this many live counters, a third of them would be dropped.
+    "OPTIONS": {"MAX_ENTRIES": 100_000},
+}
+RATELIMIT_USE_CACHE = "throttle"
+RATELIMIT_IP_META_KEY = "babyshop.proxy.client_ip"
+SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # Background tasks (django.tasks): rows in PostgreSQL, written in the same
 # transaction as the data that caused them, run by the worker service

@@ -17,4 +17,3 @@ def client_username(request, credentials):
     field = settings.AXES_USERNAME_FORM_FIELD
     username = credentials.get(field) if credentials else getattr(request, "POST", {}).get(field)
     return username[:USERNAME_LENGTH] if isinstance(username, str) else username
-

@@ -95,7 +95,9 @@ def test_the_address_comes_from_the_proxy_only(client, ada, settings):
     settings.FORWARDED_ALLOW_IPS = [ipaddress.ip_network("172.18.0.0/16")]
     proxied = {"REMOTE_ADDR": "172.18.0.5"}
     for _ in range(5):
-        client.post(SITE, {"username": "ada", "password": "wrong"}, HTTP_X_FORWARDED_FOR="203.0.113.50", **proxied)
+        client.post(
+            SITE, {"username": "ada", "password": "wrong"}, HTTP_X_FORWARDED_FOR="203.0.113.50", **proxied
+        )
     locked = client.post(
         SITE, {"username": "ada", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="203.0.113.50", **proxied
     )
