@@ -1,6 +1,5 @@
 from django.apps import AppConfig
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
 from django.db.backends.signals import connection_created
 from django.db.models.signals import pre_save
 
@@ -8,7 +7,7 @@ from django.db.models.signals import pre_save
 class BabyshopConfig(AppConfig):
     """The project package as an app: it carries the operational commands
     (wait_for_db, migrate_locked) that the container entrypoint runs, and
-    wires the log-in throttle, the page cache's invalidation and the request
+    wires the page cache's invalidation and the request
     ids of tasks, and times the queries when metrics are on."""
 
     name = "babyshop"
@@ -18,9 +17,8 @@ class BabyshopConfig(AppConfig):
         # These import models: only once the apps are loaded.
         from django_tasks_db.models import DBTaskResult
 
-        from babyshop import logs, metrics, pagecache, throttle
+        from babyshop import logs, metrics, pagecache
 
-        user_logged_in.connect(throttle.forget_own_failures)
         pagecache.connect()
         pre_save.connect(logs.remember_request, sender=DBTaskResult, dispatch_uid="logs:task-request")
         if settings.METRICS_PORT:

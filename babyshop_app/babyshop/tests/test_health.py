@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
@@ -169,3 +170,14 @@ def test_other_database_errors_stay_errors(client):
     not an outage page that would hide it."""
     client.raise_request_exception = False
     assert client.get("/bug/").status_code == 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_locked_creates_the_throttles_table():
+    """The throttles count in a database cache (settings.CACHES["throttle"]),
+    whose table no migration makes."""
+    table = settings.CACHES["throttle"]["LOCATION"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {table}")
+    call_command("migrate_locked", verbosity=0)
+    assert table in connection.introspection.table_names()

@@ -2,6 +2,8 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +82,46 @@ def test_logout_is_post_only(client, shopper):
     assert response.redirect_chain == [("/", 302)]
     assert b"Signed in as" not in response.content
     assert b"Log in" in response.content
+
+
+def register(client, username, email, ip="198.51.100.20"):
+    data = {"username": username, "email": email, "password1": PASSWORD, "password2": PASSWORD}
+    return client.post("/accounts/register/", data, REMOTE_ADDR=ip)
+
+
+def test_an_address_backs_one_account_whatever_its_letter_case(client, shopper):
+    """Before, one address backed several accounts, an upper-case copy
+    included, and a password reset mailed each of them."""
+    refused = register(client, "ada2", "ADA@example.com")
+    assert refused.status_code == 200
+    assert "An account with this e-mail address exists already." in refused.text
+    assert not get_user_model().objects.filter(username="ada2").exists()
+
+
+def test_many_accounts_may_have_no_address(client):
+    assert register(client, "one", "").status_code == 302
+    client.logout()
+    assert register(client, "two", "").status_code == 302
+
+
+def test_sign_ups_are_limited_per_client(client):
+    """Before, 10 of 10 rapid sign-ups from one address were accepted."""
+    for number in range(10):
+        assert register(client, f"user{number}", f"user{number}@example.com").status_code == 302
+        client.logout()
+    refused = register(client, "user10", "user10@example.com")
+    assert refused.status_code == 429
+    assert "Too many sign-ups from your network" in refused.text
+    assert register(client, "user10", "user10@example.com", ip="198.51.100.21").status_code == 302
+
+
+def test_the_migration_names_the_addresses_accounts_share(db):
+    """A database from before the rule, where accounts share an address, is
+    not migrated: the message says which, not PostgreSQL's unique index."""
+    call_command("migrate", "users", "0001", verbosity=0)
+    User = get_user_model()
+    User.objects.bulk_create(
+        [User(username="a", email="x@example.com"), User(username="b", email="X@example.com")]
+    )
+    with pytest.raises(CommandError, match=r"belong to several accounts each: x@example.com\. Give each"):
+        call_command("migrate", "users", verbosity=0)

@@ -1,4 +1,4 @@
-"""`migrate`, serialised across containers by a PostgreSQL advisory lock.
+"""`migrate` (and `createcachetable`), serialised across containers by a PostgreSQL advisory lock.
 
 When several web containers start at once against an empty database, each
 entrypoint calls this. The first takes the lock and applies the migrations;
@@ -31,5 +31,7 @@ class Command(BaseCommand):
                 # they are: a wrapper of them would end every write with a newline.
                 output = {name: options[name] for name in ("stdout", "stderr") if options.get(name)}
                 call_command("migrate", interactive=False, verbosity=options["verbosity"], **output)
+                # The tables of database caches (settings.CACHES: the throttles' counters).
+                call_command("createcachetable", verbosity=options["verbosity"], **output)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
