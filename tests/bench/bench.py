@@ -35,7 +35,7 @@ LOG_SIDES = {"with": ["LOG_LEVEL=INFO", "METRICS_PORT=9100"], "without": ["LOG_L
 # The pages again for visitors with a session (a log-in, a cart), by name:
 # (page, whose session).
 SESSION_PAGES = {"home, logged in": ("/", "user")}
-# What an app adds, in a bench.py of its own (the demo's: products/bench.py),
+# What an app adds, in a bench.py of its own (<app>/bench.py),
 # each optional: PAGES and SESSION_PAGES as above; SEED, the manage.py
 # command that loads their data; load(bench, network), a load of its own on
 # production web, returning its rows of the figures table and its failures.
@@ -44,9 +44,9 @@ for app in APPS:
     PAGES |= app.get("PAGES", {})
     SESSION_PAGES |= app.get("SESSION_PAGES", {})
 SEEDS = [app["SEED"] for app in APPS if "SEED" in app]
-# Run in a web container: a logged-in user's session and one holding a cart
-# (the demo's, when it is there), each with a CSRF cookie as a browser has,
-# printed as two Cookie headers.
+# Run in a web container: a logged-in user's session and an anonymous one
+# holding a cart, each with a CSRF cookie as a browser has, printed as two
+# Cookie headers.
 SESSIONS = """
 from importlib import import_module
 from django.conf import settings
