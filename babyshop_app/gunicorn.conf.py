@@ -75,8 +75,8 @@ class StopListeningWorker(ThreadWorker):
     until the last worker exits, so the kernel keeps completing connections
     that nobody will accept, and resets them at the end. The proxy has
     already sent its request on such a connection, and retries a GET on
-    another container but not a POST: a deploy turned some checkouts into
-    502s (tests/e2e/demo/test_checkout.py). Closed, the socket refuses new
+    another container but not a POST: a deploy turned some form posts into
+    502s. Closed, the socket refuses new
     connections at once, which the proxy retries elsewhere whatever the
     method. In-flight requests and kept-alive connections finish as before.
     """

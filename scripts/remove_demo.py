@@ -2,8 +2,9 @@
 """make remove-demo: take the demo catalog out of the project, in one step.
 
 The demo is the products app (its models, views, templates, static files,
-seed command and tests), its stack tests (tests/e2e/demo/) and its
-screenshot, plus every line elsewhere that wires it in: those stand between
+seed command, tests and part of make bench), its stack tests
+(tests/e2e/demo/), its screenshot and the pictures its seed command put in
+the dev stack's media folder (not in git), plus every line elsewhere that wires it in: those stand between
 two comment lines of their own, `demo: start` and `demo: end`, in the
 comment syntax of their file (#, {# #}, <!-- -->, /* */). This deletes the
 paths and those regions, nothing else: the core's own home page then
@@ -16,6 +17,7 @@ database tables of the demo stay in a database that has them: run
 """
 
 import re
+import shutil
 from pathlib import Path
 
 from gitrepo import ROOT, fail, git
@@ -26,6 +28,11 @@ MARKER = re.compile(r"^\s*(?:#|//|\{#|<!--|/\*)\s*demo: (start|end)\s*(?:#\}|-->
 def demo_paths():
     apps = sorted(ROOT.glob("*_app/products"))
     return [*apps, ROOT / "tests" / "e2e" / "demo", ROOT / "docs" / "home.png"]
+
+
+def demo_uploads():
+    """The demo's pictures in the dev stack's media folder (a bind mount git ignores)."""
+    return sorted(ROOT.glob("*_app/media/products"))
 
 
 def without_regions(name, text):
@@ -66,7 +73,8 @@ def main():
         if removed:
             edits[path] = (kept, removed)
     paths = [path for path in demo_paths() if path.exists()]
-    if not edits and not paths:
+    uploads = demo_uploads()
+    if not edits and not paths and not uploads:
         print("remove-demo: the demo is not here: nothing to change")
         return
     if git("status", "--porcelain").stdout:
@@ -78,6 +86,9 @@ def main():
     for path in paths:
         git("rm", "-r", "--quiet", str(path.relative_to(ROOT)))
         print(f"  removed {path.relative_to(ROOT)}")
+    for path in uploads:
+        shutil.rmtree(path)
+        print(f"  removed {path.relative_to(ROOT)} (not in git)")
     lines = sum(removed for _, removed in edits.values())
     print(f"remove-demo: {len(paths)} paths and {lines} lines in {len(edits)} files.")
     print("Review with `git status`, then run `make test` and commit. Undo: git reset --hard.")

@@ -174,6 +174,7 @@ PAGE_CACHE_SECONDS = config.integer("PAGE_CACHE_SECONDS", default=300, minimum=1
 # The models whose saves and deletes make every cached page stale, as
 # "app_label.ModelName": those any cached page shows.
 PAGE_CACHE_MODELS = [
+    # Your own app's, if its pages are cached: "notes.Note", say.
     # demo: start
     "products.Category",
     "products.Product",

@@ -12,6 +12,7 @@ import atexit
 import json
 import os
 import re
+import runpy
 import statistics
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 # The stack suite's helpers.
-from conftest import ROOT, MailCatcher, copy_working_tree, inspect, run, wait_until
+from conftest import ROOT, copy_working_tree, inspect, run, wait_until
 
 ID = f"babyshop-bench-{os.getpid()}"
 LABEL = f"babyshop.bench={ID}"
@@ -34,20 +35,18 @@ LOG_SIDES = {"with": ["LOG_LEVEL=INFO", "METRICS_PORT=9100"], "without": ["LOG_L
 # The pages again for visitors with a session (a log-in, a cart), by name:
 # (page, whose session).
 SESSION_PAGES = {"home, logged in": ("/", "user")}
-SEED = False
-SHOP = False
-# demo: start
-# The demo catalog's pages, with its catalog loaded (seed_demo) for them, and
-# its checkout (tests/bench/checkouts.py), whose confirmations the worker mails.
-PAGES = {"home": "/", "category": "/category/toys/", "product": "/products/baby-monitor/", **PAGES}
-SESSION_PAGES = {**SESSION_PAGES, "product, logged in": ("/products/baby-monitor/", "user"),
-                 "home, with a cart": ("/", "cart")}  # fmt: skip
-SEED = True
-SHOP = True
-# demo: end
-# Run in a web container: a logged-in user's session and one holding a cart
-# (the demo's, when it is there), each with a CSRF cookie as a browser has,
-# printed as two Cookie headers.
+# What an app adds, in a bench.py of its own (<app>/bench.py),
+# each optional: PAGES and SESSION_PAGES as above; SEED, the manage.py
+# command that loads their data; load(bench, network), a load of its own on
+# production web, returning its rows of the figures table and its failures.
+APPS = [runpy.run_path(str(path)) for path in sorted(ROOT.glob("*_app/*/bench.py"))]
+for app in APPS:
+    PAGES |= app.get("PAGES", {})
+    SESSION_PAGES |= app.get("SESSION_PAGES", {})
+SEEDS = [app["SEED"] for app in APPS if "SEED" in app]
+# Run in a web container: a logged-in user's session and an anonymous one
+# holding a cart, each with a CSRF cookie as a browser has, printed as two
+# Cookie headers.
 SESSIONS = """
 from importlib import import_module
 from django.conf import settings
@@ -109,6 +108,8 @@ class Bench:
         self.work = self.tmp / "tree"
         self.work.mkdir()
         self.images, self.rows, self.figures = [], {}, {}
+        self.id, self.label = ID, LABEL  # for the apps' load()
+        self.app_rows, self.app_failures = [], 0
         atexit.register(self.clean_up)
 
     # ---- plumbing --------------------------------------------------------------
@@ -217,7 +218,7 @@ class Bench:
         settings = {"IMAGE": ID, "TAG": "view", "SITE_DOMAIN": "localhost", "HTTP_PORT": "127.0.0.1:0",
                     "HTTPS_PORT": "127.0.0.1:0", "WEB_CPUS": self.cpus, "WEB_REPLICAS": "1",
                     "PAGE_CACHE": str(self.page_cache).lower(),
-                    # The MailDev that shop() starts, which the worker mails the confirmations to.
+                    # A MailDev an app's load() may start, where the worker sends mail.
                     "SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_SECURITY": "NONE"}  # fmt: skip
         (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         run(str(self.work / "scripts" / "make-secrets.sh"), env=self.env())
@@ -227,8 +228,8 @@ class Bench:
         self.figures["prod-up"], result = self.timed(lambda: run(*make, env=env, check=False, timeout=600))
         if result.returncode != 0:
             fail(f"make prod-up failed:\n{result.stderr[-3000:]}")
-        if SEED:
-            self.compose("exec", "-T", "web", "python", "manage.py", "seed_demo")
+        for seed in SEEDS:
+            self.compose("exec", "-T", "web", "python", "manage.py", seed)
 
     # ---- 3. and 4. load ---------------------------------------------------------------
 
@@ -332,8 +333,11 @@ class Bench:
             "exec", "-T", "web", "python", "manage.py", "shell", "-c", SESSIONS).stdout)  # fmt: skip
         self.session_load("web", tool, "http://web:8000", web, cookies)
         self.log_cost(tool, cookies["user"])
-        if SHOP:
-            self.shop(network)
+        for app in APPS:
+            if "load" in app:
+                rows, failures = app["load"](self, network)
+                self.app_rows += rows
+                self.app_failures += failures
         # curl never looks localhost up: it is told where the proxy is.
         resolve = ["--resolve", f"localhost:443:{proxy_ip}"]
         self.load("proxy", tool, "https://localhost:443", web, proxy, ["-H", "Host: localhost"], resolve)
@@ -396,30 +400,6 @@ class Bench:
             }
         say(f"request log and metrics: {self.figures['log cost']}")
 
-    def shop(self, network):
-        """Checkouts a second on web, with the worker stopped; then the worker
-        started and timed until it has mailed every confirmation."""
-        stock = ("from products.models import Product; Product.objects.update(stock=10**7); "
-                 "print(Product.objects.get(slug='baby-monitor').pk)")  # fmt: skip
-        product = self.compose("exec", "-T", "web", "python", "manage.py", "shell", "-c", stock).stdout
-        product = product.split()[-1]
-        self.compose("stop", "worker")
-        say(f"load: checkouts on production web, direct ({self.seconds} s, {self.connections} shoppers)")
-        script = ROOT / "tests" / "bench" / "checkouts.py"
-        result = run("docker", "run", "--rm", "--label", LABEL, "--network", network, "--volume",
-                     f"{script}:/bench/checkouts.py:ro", "--entrypoint", "python", f"{ID}:view",
-                     "/bench/checkouts.py", "http://web:8000", "localhost", product, str(self.connections),
-                     str(self.seconds), timeout=600)  # fmt: skip
-        checkouts = json.loads(result.stdout.strip().splitlines()[-1])
-        self.figures["checkouts"] = checkouts
-        say(f"checkouts: {checkouts}")
-        with MailCatcher(type("Stack", (), {"project": ID})) as catcher:
-            say(f"the worker mails {checkouts['checkouts']} confirmations")
-            started = time.monotonic()
-            self.compose("start", "worker")
-            wait_until(lambda: len(catcher.messages()) >= checkouts["checkouts"], "every confirmation", 900)
-            self.figures["mails"] = checkouts["checkouts"] / (time.monotonic() - started)
-
     def seed_style_load(self):
         say("starting the seed-style baseline (migrate, runserver)")
         network = f"{ID}-seed"
@@ -444,8 +424,8 @@ class Bench:
 
         wait_until(serving, "the seed-style baseline", 300,
                    detail=lambda: run("docker", "logs", "--tail", "25", web, check=False).stderr)  # fmt: skip
-        if SEED:
-            run("docker", "exec", web, "python", "manage.py", "seed_demo")
+        for seed in SEEDS:
+            run("docker", "exec", web, "python", "manage.py", seed)
         say("load: seed-style baseline, direct")
         self.load("seed", tool, base, web, headers=PROXY_HEADERS)
         cookies = self.session_cookies(lambda: run(
@@ -500,7 +480,7 @@ class Bench:
              verdict(personal, personal is not None and personal >= 0.3)),
             ("logged-in home page req/s: production web / seed-style web", text(x_seed_user, "{:.2f}x"), "-",
              "reported"),
-            *self.shop_figures(),
+            *self.app_rows,
             *self.log_cost_figures(),
             *((f"home p50 / p99: {name}", self.latency(t), "-", "reported") for t, name in NAMES.items()),
             ("web memory after the load: production / seed-style",
@@ -544,23 +524,9 @@ class Bench:
             " server closes connections without Content-Length (/healthz), which wrk counts as socket read"
             " errors although the requests succeeded."
         )
-        errors += SHOP and self.figures["checkouts"]["failed"] > 0
+        errors += self.app_failures > 0
         if errors:
             fail(f"{errors} row(s) failed or had non-2xx answers (see the table)")
-
-    def shop_figures(self):
-        if not SHOP:
-            return []
-        done, failed = self.figures["checkouts"], self.figures["checkouts"]["failed"]
-        p50, p99 = (text(done[p], "{:.0f}") for p in ("p50", "p99"))
-        return [
-            (f"checkouts a second, production web at {self.cpus} CPU ({self.connections} shoppers)",
-             f"{done['checkouts'] / done['seconds']:.1f}", "-", "reported"),
-            ("  placing the order, p50 / p99", f"{p50} / {p99} ms", "-", "reported"),
-            ("  checkouts that failed", str(failed), "0", verdict(failed, failed == 0)),
-            ("confirmation mails a second through the worker (SMTP to MailDev)",
-             f"{self.figures['mails']:.1f}", "-", "reported"),
-        ]  # fmt: skip
 
     def log_cost_figures(self):
         rows = []

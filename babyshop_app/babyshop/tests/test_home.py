@@ -7,7 +7,7 @@ from babyshop import urls
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
-# The project's URLs without any app's own include at / (the demo's, while it is here).
+# The project's URLs without any app's own include at /.
 urlpatterns = [p for p in urls.urlpatterns if str(p.pattern) != "" or getattr(p, "name", None) == "home"]
 
 

@@ -4,8 +4,8 @@ Loading the settings checks every environment variable, gunicorn's included,
 so a bad value stops the container here with its one-line message; so does a
 media bucket (MEDIA_STORAGE=s3) that is missing or refuses the keys. Then,
 unless MIGRATE_ON_START is false (one-off commands): wait for the database
-(DB_WAIT_TIMEOUT) and apply the migrations under the advisory lock (and load
-the demo catalog if SEED_DEMO is true). One Python process for all of it.
+(DB_WAIT_TIMEOUT) and apply the migrations under the advisory lock. One
+Python process for all of it.
 
 Given a gunicorn command line (entrypoint.sh passes web's), gunicorn then
 runs in this same process, which has started Django already (docs/image.md,
