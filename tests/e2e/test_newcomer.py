@@ -93,7 +93,7 @@ def add_note(stack, title, picture=None):
 
 
 def app_tests_pass(path, target):
-    result = make("test", *target, "ARGS=-q -rp", cwd=path, check=False, timeout=1800)
+    result = make("test", *target, "ARGS=-q -rp", cwd=path, check=False, timeout=3600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     return result.stdout
 
