@@ -165,7 +165,7 @@ def test_password_guessing_is_throttled(unlocked, figures):
     # A fresh forged X-Forwarded-For on every try: the proxy replaces it, so
     # the guesses still count against this one address.
     statuses = [
-        log_in(session, stack, f"guess{n}", "wrong", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
+        log_in(session, stack, "guarded", "wrong", **{"X-Forwarded-For": f"203.0.113.{n}"}).status_code
         for n in range(6)
     ]
     assert statuses == [200] * 4 + [429, 429]
@@ -174,7 +174,7 @@ def test_password_guessing_is_throttled(unlocked, figures):
     assert "Too many failed log-in attempts" in locked.text
     stack.exec("web", "python", "manage.py", "axes_reset")
     assert log_in(session, stack, "guarded", "Guarded-passw0rd-e2e").status_code == 302
-    figures.append("log-in throttling: the 5th failure from one address (or for one username) answers 429")
+    figures.append("log-in throttling: the 5th failure for one username from one address answers 429")
 
 
 def test_a_database_outage_gives_fast_503s_and_pages_come_back(stack, figures):

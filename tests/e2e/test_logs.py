@@ -64,7 +64,8 @@ def test_the_proxy_logs_a_request_in_one_slim_line_and_keeps_a_week(stack, figur
 
 def test_one_request_is_followed_by_its_id_through_proxy_web_and_worker(stack, catcher):
     """A password-reset request: the proxy gives it an id, web logs it and
-    returns it, the mail task it queued carries it into the worker's lines.
+    returns it, the task it queued, and the mail task that one queued, carry
+    it into the worker's lines.
     The reset link's token is in no log, the user's address in neither
     web's nor the worker's."""
     _, address = new_user(stack)
@@ -80,7 +81,7 @@ def test_one_request_is_followed_by_its_id_through_proxy_web_and_worker(stack, c
         return [entry for name in ("web", "worker") for entry in json_lines(stack.logs(name))
                 if entry.get("request_id") == rid]  # fmt: skip
 
-    wait_until(lambda: len(written()) == 3, "web's line of the request and the worker's two of its task",
+    wait_until(lambda: len(written()) == 5, "web's line of the request and the worker's two of each task",
                10, written)  # fmt: skip
     proxy = access_lines(stack, rid)
     web, worker = json_lines(stack.logs("web")), json_lines(stack.logs("worker"))
@@ -94,6 +95,8 @@ def test_one_request_is_followed_by_its_id_through_proxy_web_and_worker(stack, c
     )
     ran = [entry["message"].split()[2:] for entry in worker if entry.get("request_id") == rid]
     assert ran == [
+        ["path=users.views.send_password_reset", "state=RUNNING"],
+        ["path=users.views.send_password_reset", "state=SUCCESSFUL"],
         ["path=babyshop.mail.send_email", "state=RUNNING"],
         ["path=babyshop.mail.send_email", "state=SUCCESSFUL"],
     ]

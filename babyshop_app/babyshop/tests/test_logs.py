@@ -118,18 +118,21 @@ def test_a_password_reset_token_never_reaches_the_log(client, ada, json_log):
 def test_the_tasks_a_request_enqueues_carry_its_id_into_the_workers_lines(
     client, ada, queued_mail, run_tasks, json_log
 ):
-    """The password-reset mail is queued by the request and sent by the
-    worker: the worker's lines for it have the request's id."""
+    """The password-reset request queues a task, which queues the mail, both
+    run by the worker: the worker's lines for both have the request's id."""
     response = client.post("/accounts/password-reset/", {"email": ada.email})
     assert response.status_code == 302
     rid = response["X-Request-ID"]
     task = DBTaskResult.objects.get()
     assert task.args_kwargs[logs.TASK_REQUEST_ID] == rid
     run_tasks()
+    mail = DBTaskResult.objects.exclude(pk=task.id).get()
     ran = [line for line in json_log() if line.get("task_id")]
     assert [(line["message"].rsplit(maxsplit=1)[1], line["task_id"], line["request_id"]) for line in ran] == [
         ("state=RUNNING", str(task.id), rid),
         ("state=SUCCESSFUL", str(task.id), rid),
+        ("state=RUNNING", str(mail.id), rid),
+        ("state=SUCCESSFUL", str(mail.id), rid),
     ]
 
 
