@@ -2,6 +2,8 @@ from django.core.management.base import CommandError
 from django.db import migrations, models
 from django.db.models.functions import Lower
 
+import babyshop.mail
+
 SHOWN = 5
 
 
@@ -34,6 +36,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="user",
+            name="email",
+            field=models.EmailField(
+                blank=True,
+                max_length=254,
+                validators=[babyshop.mail.validate_recipient],
+                verbose_name="email address",
+            ),
+        ),
         migrations.RunPython(refuse_shared_addresses, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="user",

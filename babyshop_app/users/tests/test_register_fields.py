@@ -39,3 +39,16 @@ def test_an_address_mail_cannot_be_sent_to_is_a_form_error(client):
         "Mail cannot be sent to this address: use one with no control or other unusual characters."
     ]
     assert not get_user_model().objects.exists()
+
+
+def test_the_admin_refuses_an_address_mail_cannot_be_sent_to(admin_client, django_user_model):
+    user = django_user_model.objects.create_user("grace", "grace@example.com", PASSWORD)
+    page = admin_client.get(f"/admin/users/user/{user.pk}/change/")
+    data = {**page.context["adminform"].form.initial, "email": '"a\x01b"@example.com'}
+    data = {key: value for key, value in data.items() if value is not None and key != "password"}
+    data["date_joined_0"], data["date_joined_1"] = user.date_joined.strftime("%Y-%m-%d %H:%M:%S").split()
+    refused = admin_client.post(f"/admin/users/user/{user.pk}/change/", data)
+    assert refused.status_code == 200
+    assert "Mail cannot be sent to this address" in refused.content.decode()
+    user.refresh_from_db()
+    assert user.email == "grace@example.com"
