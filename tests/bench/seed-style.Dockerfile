@@ -28,7 +28,8 @@ COPY babyshop_app/ .
 # is the baseline being measured (DL3013: pin versions; DL3042: --no-cache-dir).
 # hadolint ignore=DL3013,DL3042
 RUN pip install "Django>=6.1,<6.2" "psycopg[binary]" Pillow whitenoise django-environ \
-    django-axes django-permissions-policy redis django-tasks-db sentry-sdk prometheus-client
+    django-axes django-ratelimit django-permissions-policy redis django-tasks-db sentry-sdk \
+    prometheus-client
 
 ENV DEBUG=true
 EXPOSE 8000
