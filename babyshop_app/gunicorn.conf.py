@@ -4,7 +4,6 @@ check the environment (see .env.example): one place, one error format."""
 import os
 
 from gunicorn.glogging import Logger
-from gunicorn.workers.gthread import ThreadWorker
 
 from babyshop.config import reported
 from babyshop.logs import JsonFormatter
@@ -20,6 +19,7 @@ bind = f"0.0.0.0:{server['port']}"
 # Containers often see every host CPU, so the count is explicit, not derived.
 workers = server["workers"]
 threads = server["threads"]
+worker_class = "gthread"
 timeout = server["timeout"]
 # On SIGTERM workers get this long to finish in-flight requests; keep Compose's
 # stop_grace_period above it.
@@ -65,33 +65,3 @@ class FormattedLogger(Logger):
 
 
 logger_class = FormattedLogger
-
-
-class StopListeningWorker(ThreadWorker):
-    """A gthread worker that, once told to stop, takes the connections already
-    waiting to be accepted and then stops listening.
-
-    gunicorn's own only stops accepting: its listening socket stays open
-    until the last worker exits, so the kernel keeps completing connections
-    that nobody will accept, and resets them at the end. The proxy has
-    already sent its request on such a connection, and retries a GET on
-    another container but not a POST: a deploy turned some form posts into
-    502s. Closed, the socket refuses new
-    connections at once, which the proxy retries elsewhere whatever the
-    method. In-flight requests and kept-alive connections finish as before.
-    """
-
-    def set_accept_enabled(self, enabled):
-        super().set_accept_enabled(enabled)
-        if enabled or self.alive:
-            return
-        for listener in self.sockets:
-            waiting = True
-            while waiting:
-                before = self.nr_conns
-                self.accept(listener)  # returns without one when none is waiting
-                waiting = self.nr_conns > before
-            listener.close()
-
-
-worker_class = StopListeningWorker
