@@ -377,8 +377,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# Django's database sessions, read with one plain query (babyshop/sessions.py).
-SESSION_ENGINE = "babyshop.sessions"
 
 # Content-Security-Policy on every page, the admin included: scripts, styles,
 # images and fonts from this site only; no inline code, no eval (a template
