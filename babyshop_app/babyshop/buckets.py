@@ -27,7 +27,7 @@ from django.http import Http404
 from django.utils.encoding import filepath_to_uri
 from django.utils.http import parse_http_date_safe
 from storages.backends.s3 import S3Storage
-from storages.utils import clean_name
+from storages.utils import clean_name, safe_join
 
 from babyshop.config import ConfigError
 from babyshop.media import Unavailable, check_name
@@ -72,7 +72,7 @@ class BucketStorage(S3Storage):
         conditions = {"IfModifiedSince": modified_since} if modified_since else {}
         try:
             return self.connection.meta.client.get_object(
-                Bucket=self.bucket_name, Key=self._normalize_name(name), **conditions
+                Bucket=self.bucket_name, Key=safe_join(self.location, name), **conditions
             )
         except ClientError as exc:
             status = exc.response["ResponseMetadata"]["HTTPStatusCode"]

@@ -244,7 +244,7 @@ class Bench:
 
     @staticmethod
     def cpu_ns(container):
-        """CPU nanoseconds the container has used, from its own cgroup (v1: ns; v2: µs)."""
+        """CPU nanoseconds the container has used, from its own cgroup (v1: ns; v2: microseconds)."""
         read = (
             "cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null"
             " || sed -n 's/^usage_usec \\([0-9]*\\)$/\\1000/p' /sys/fs/cgroup/cpu.stat"

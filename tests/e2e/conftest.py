@@ -262,7 +262,7 @@ class Stack(Shop):
         is left empty)."""
         return [value for path in sorted(self.secrets_dir.iterdir()) if (value := path.read_text().strip())]
 
-    def _command(self, args):
+    def compose_command(self, args):
         """docker compose as the production scripts run it: scripts/compose.sh
         picks the compose files the env file's settings call for."""
         command = [str(self.root / "scripts" / "compose.sh"), *args]
@@ -270,12 +270,12 @@ class Stack(Shop):
         return command, {"cwd": self.root, "env": env}
 
     def compose(self, *args, check=True, timeout=600):
-        command, options = self._command(args)
+        command, options = self.compose_command(args)
         return run(*command, check=check, timeout=timeout, **options)
 
     def compose_process(self, *args):
         """Start a compose command in the background (output discarded)."""
-        command, options = self._command(args)
+        command, options = self.compose_command(args)
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options)
 
     def up(self, *args):
@@ -328,7 +328,9 @@ class Stack(Shop):
         """Put a file into the media volume as an upload of any app is stored
         (MEDIA_ROOT/path, written by web's own user); its URL."""
         write = 'mkdir -p "$(dirname "$1")" && cat >"$1"'
-        command, options = self._command(["exec", "-T", "web", "sh", "-c", write, "sh", f"/app/media/{path}"])
+        command, options = self.compose_command(
+            ["exec", "-T", "web", "sh", "-c", write, "sh", f"/app/media/{path}"]
+        )
         subprocess.run(command, input=content, capture_output=True, check=True, timeout=60, **options)
         return f"/media/{path}"
 

@@ -212,7 +212,7 @@ def test_a_truncated_dump_is_refused_before_anything_stops(shop, tmp_path, figur
     # The table of contents comes first and stays whole; the data is cut.
     dump.write_bytes(dump.read_bytes()[:-1024])
     run("sh", "-c", "sha256sum database.dump media.tar contents.txt >SHA256SUMS", cwd=damaged)
-    command, options = shop._command(["exec", "-T", "db", "pg_restore", "--list"])
+    command, options = shop.compose_command(["exec", "-T", "db", "pg_restore", "--list"])
     with dump.open("rb") as stdin:
         listed = subprocess.run(command, stdin=stdin, capture_output=True, check=False, **options)
     assert listed.returncode == 0, "the damage is of the kind pg_restore --list does not see"

@@ -22,7 +22,7 @@ SAVE = (
 def upload(stack, name, content):
     """Save a file as any app's upload is saved (Django's default storage, in
     web); the name it was stored under."""
-    command, options = stack._command(
+    command, options = stack.compose_command(
         ["exec", "-T", "-e", f"NAME={name}", "web", "python", "manage.py", "shell", "-c", SAVE]
     )
     saved = subprocess.run(command, input=content, capture_output=True, check=True, timeout=60, **options)
