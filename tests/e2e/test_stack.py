@@ -1,11 +1,14 @@
 """The production stack (docker-compose.prod.yml) as a user meets it."""
 
+import collections
 import json
 import re
+import threading
+import time
 
 import pytest
 
-from conftest import PROJECT, TAG, Stack, inspect, last_line, make, png, run, wait_until
+from conftest import PROJECT, TAG, Stack, anonymous, inspect, last_line, make, png, run, wait_until
 
 MIGRATION_LINE = re.compile(r"\s*Applying (\S+)\.\.\. OK")
 
@@ -166,6 +169,37 @@ def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
         "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/readyz').read().decode())"
     )
     assert '"cache": "off"' in crowd.exec("web", "python", "-c", readyz).stdout
+
+
+def test_prod_up_under_load_fails_no_request_posts_included(image, tmp_path, figures):
+    """Clients keep posting a form while make prod-up replaces web: every
+    POST gets Django's answer (403: no CSRF token), none the proxy's 502."""
+    with Stack(tmp_path, "posts") as shop:
+        shop.up()
+        shop.trust_proxy_ca()
+        answers, stop = collections.Counter(), threading.Event()
+
+        def poster():
+            session = anonymous(shop)
+            while not stop.is_set():
+                try:
+                    answers[session.post(shop.url + "/accounts/login/", timeout=30).status_code] += 1
+                except OSError as error:
+                    answers[type(error).__name__] += 1
+
+        threads = [threading.Thread(target=poster) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(2)
+            make("prod-up", f"ENV_FILE={shop.env_file}", env={"COMPOSE_PROJECT_NAME": shop.project})
+            time.sleep(2)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(60)
+        figures.append(f"POSTs during prod-up: {dict(answers)}")
+        assert set(answers) == {403}
 
 
 def test_prod_up_keeps_the_running_web_when_the_new_one_never_turns_healthy(image, tmp_path):
