@@ -77,11 +77,17 @@ def test_the_worker_queues_and_runs_the_core_jobs():
         task_path=JOB, args_kwargs={"args": [], "kwargs": {}}, backend_name="default",
         run_after=old, status=TaskResultStatus.FAILED, finished_at=old,
     )  # fmt: skip
+    forgotten = timezone.now() - timedelta(days=366)
+    failed_long_ago = DBTaskResult.objects.create(
+        task_path=JOB, args_kwargs={"args": [], "kwargs": {}}, backend_name="default", queue_name="email",
+        run_after=forgotten, status=TaskResultStatus.FAILED, finished_at=forgotten,
+    )  # fmt: skip
 
     call_command("worker", "--batch")  # queues both jobs (due: never run), then runs them
 
     assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
     assert not DBTaskResult.objects.filter(pk=done.pk).exists()
     assert DBTaskResult.objects.filter(pk=failed.pk).exists(), "failed tasks wait for someone"
+    assert not DBTaskResult.objects.filter(pk=failed_long_ago.pk).exists(), "a year on, nobody will retry it"
     jobs = DBTaskResult.objects.filter(task_path__startswith="babyshop.schedule.")
     assert sorted(jobs.values_list("status", flat=True)) == ["SUCCESSFUL", "SUCCESSFUL"]

@@ -4,6 +4,7 @@ short goes back to the queue whole; a task may take its context."""
 
 import os
 import signal
+import socket
 import threading
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from babyshop.management.commands import worker
+from babyshop.tests.test_config import manage
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -235,3 +237,20 @@ def test_sigterm_lets_the_running_task_finish(run_tasks):
 @task()
 def stop_during():
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_an_smtp_server_that_never_answers_holds_the_worker_smtp_timeout_seconds():
+    """The worker sends a mail inside its task's transaction: a server that
+    takes the connection and never answers holds it, and the task's row
+    lock, SMTP_TIMEOUT seconds (10 unless set), then the attempt fails and
+    is retried (docs/worker.md)."""
+    mailer = "from django.core.mail import mailers; mailer = mailers['smtp']; print(mailer.timeout)"
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never answers
+        smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(silent.getsockname()[1]), "SMTP_SECURITY": "NONE"}
+        default = manage("shell", "--verbosity", "0", "-c", mailer, SMTP_TIMEOUT=None, **smtp)
+        waited = manage(
+            "shell", "--verbosity", "0", "-c", mailer + "; mailer.open()", SMTP_TIMEOUT="1", **smtp
+        )
+    assert default.stdout.strip() == "10", default.stderr
+    assert waited.stdout.strip() == "1", waited.stderr
+    assert "Connection unexpectedly closed: timed out" in waited.stderr

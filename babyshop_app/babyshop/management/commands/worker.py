@@ -1,39 +1,21 @@
 """Run django.tasks' queued tasks (django-tasks-db's database backend).
 
 Each task runs inside the transaction that holds its row locked (SELECT ...
-FOR UPDATE SKIP LOCKED), and its outcome is written in that same transaction:
-
-- a worker that dies mid-task (SIGKILL, a crash, a lost machine) holds no
-  lock any more and its transaction is rolled back, so the task is waiting
-  again, whole, for the next worker; nothing is left "running" for ever;
-- what the task wrote to the database commits together with its success,
-  and is undone with its failure (a savepoint), so a retry starts clean;
-- several workers never take the same task (the others skip the locked row).
-
-SIGTERM (a deploy, docker stop) lets the running task finish, then exits;
-a second SIGTERM or Ctrl-C stops at once, which rolls the task back. A task
-that raises is tried again after TASK_RETRY_SECONDS, doubling each time up
-to an hour, until TASK_MAX_ATTEMPTS; then it stays FAILED, with its
-traceback, until someone retries it in the admin. An error no retry can
-mend (PERMANENT_ERRORS, a task no code has any more) makes it FAILED at
-once. Tasks therefore run at least once: docs/worker.md says how to write
-one that may run twice.
-
-Once a minute it also queues the jobs of TASK_SCHEDULE that are due
-(babyshop/schedule.py): exactly once per period, however many workers run.
+FOR UPDATE SKIP LOCKED) and its outcome is written in that transaction: a
+worker that dies mid-task leaves its task waiting again, whole; a failed
+attempt's writes are undone; two workers never take one task. SIGTERM lets
+the running task finish. docs/worker.md says what happens when things go
+wrong, docs/decisions.md why this is not django-tasks-db's db_worker.
 
 After each look at the queue the worker touches WORKER_HEARTBEAT_FILE, which
-the container's healthcheck reads: a worker that cannot reach the database
-or is stuck stops touching it and turns unhealthy.
+the container's healthcheck reads.
 """
 
 import logging
 import random
 import signal
 import sys
-import threading
 import time
-import traceback
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,13 +34,12 @@ from babyshop import logs, mail, metrics, schedule
 
 logger = logging.getLogger("babyshop.worker")
 
-# How often the worker looks for scheduled jobs that are due (TASK_SCHEDULE).
+# How often the worker queues the jobs of TASK_SCHEDULE that are due.
 SCHEDULE_CHECK_SECONDS = 60
 # The longest wait between two attempts of a task.
 MAX_RETRY_DELAY = timedelta(hours=1)
 # What no retry can mend: the task was given what it cannot use (an address
-# the mailer refuses, arguments its function does not take). Such a task
-# fails at once; any other exception is retried (docs/worker.md).
+# the mailer refuses, arguments its function does not take).
 PERMANENT_ERRORS = (ValueError, TypeError)
 
 
@@ -74,74 +55,59 @@ def run_one(queues, worker_id, started_at):
     """Run the next due task of these queues; False if there was none.
     started_at: when this worker started."""
     with transaction.atomic():
-        row = (
-            DBTaskResult.objects.ready()
-            .filter(queue_name__in=queues)
-            .select_for_update(skip_locked=True)
-            .first()
-        )
+        row = DBTaskResult.objects.ready().filter(queue_name__in=queues).get_locked()
         if row is None:
             return False
-        row.status = TaskResultStatus.RUNNING  # as the signals report it; saved with the outcome
-        row.started_at = timezone.now()
-        row.worker_ids = [*row.worker_ids, worker_id]
+        row.claim(worker_id)  # seen by others only with the outcome, when this commits
         attempts_left = len(row.worker_ids) < settings.TASK_MAX_ATTEMPTS
         try:
             task = row.task
         except (ImportError, SuspiciousOperation) as exc:
-            # No such task in this worker's code. Queued after the worker
-            # started, it comes from newer code (a deploy updates web before
-            # the worker), which the next worker runs: tried again. Queued
-            # before, no code has it any more: failed at once.
-            _finish(row, exc, retry=attempts_left and row.enqueued_at > started_at)
+            # Queued after this worker started, it comes from newer code (a
+            # deploy updates web before the worker), which the next worker
+            # runs; queued before, no code has it any more.
+            finish(row, exc, retry=attempts_left and row.enqueued_at > started_at)
             return True
-        result = row.task_result
-        context = [TaskContext(task_result=result)] if task.takes_context else []
+        context = [TaskContext(task_result=row.task_result)] if task.takes_context else []
         with logs.task_context(row):
-            # (Django logs each task's start and end, on these signals.)
-            task_started.send(sender=type(task.get_backend()), task_result=result)
+            task_started.send(type(task.get_backend()), task_result=row.task_result)
             try:
                 with transaction.atomic():  # a savepoint: a failed attempt's writes are undone
-                    row.return_value = normalize_json(
+                    value = normalize_json(
                         task.call(*context, *row.args_kwargs["args"], **row.args_kwargs["kwargs"])
                     )
-            except PERMANENT_ERRORS as exc:
-                _finish(row, exc, retry=False)
             except Exception as exc:
-                _finish(row, exc, retry=attempts_left)
+                finish(row, exc, retry=attempts_left and not isinstance(exc, PERMANENT_ERRORS))
             else:
-                _finish(row, None, retry=False)
-            task_finished.send(sender=type(task.get_backend()), task_result=row.task_result)
+                finish(row, None, value=value)
+            task_finished.send(type(task.get_backend()), task_result=row.task_result)
     return True
 
 
-def _finish(row, exc, retry):
-    """Write the attempt's outcome: done, failed for good, or due again later."""
-    outcome = "retried" if retry else "failed" if exc else "succeeded"
+def finish(row, exc, retry=False, value=None):
+    """Write the attempt's outcome: done, due again later, or failed for good."""
+    attempt = len(row.worker_ids)
+    outcome = "succeeded" if exc is None else "retried" if retry else "failed"
     metrics.task_attempt(row.task_path, outcome, (timezone.now() - row.started_at).total_seconds())
-    row.exception_class_path = f"{type(exc).__module__}.{type(exc).__qualname__}" if exc else ""
-    row.traceback = "".join(traceback.format_exception(exc)) if exc else ""
+    if exc is None:
+        row.set_successful(value)
+        return
+    row.set_failed(exc)  # its error and traceback, shown in the admin
     if retry:
-        row.status = TaskResultStatus.READY
-        row.run_after = timezone.now() + retry_delay(len(row.worker_ids))
-        # An error the first time, with its traceback (an error report when
-        # SENTRY_DSN is set): a bug shows at once, not after every attempt.
-        logger.log(
-            logging.ERROR if len(row.worker_ids) == 1 else logging.WARNING,
-            "task %s (%s) failed on attempt %d of %d, tried again at %s: %s",
-            row.id, row.task_path, len(row.worker_ids), settings.TASK_MAX_ATTEMPTS,
-            row.run_after.isoformat(timespec="seconds"), type(exc).__name__,
-            exc_info=exc if len(row.worker_ids) == 1 else None,
-        )  # fmt: skip
-    else:
-        row.status = TaskResultStatus.FAILED if exc else TaskResultStatus.SUCCESSFUL
-        row.finished_at = timezone.now()
-        if exc:
-            logger.error(
-                "task %s (%s) failed for good on attempt %d: kept as failed, to retry in the admin",
-                row.id, row.task_path, len(row.worker_ids), exc_info=exc,
-            )  # fmt: skip
-    row.save()
+        row.status, row.finished_at = TaskResultStatus.READY, None
+        row.run_after = timezone.now() + retry_delay(attempt)
+        row.save(update_fields=["status", "finished_at", "run_after"])
+    # The traceback (an error report when SENTRY_DSN is set) the first time,
+    # so a bug shows at once, and when the task gives up.
+    loud = attempt == 1 or not retry
+    logger.log(
+        logging.ERROR if loud else logging.WARNING,
+        "task %s (%s) failed on attempt %d of %d: %s",
+        row.id, row.task_path, attempt, settings.TASK_MAX_ATTEMPTS,
+        f"tried again at {row.run_after.isoformat(timespec='seconds')}" if retry
+        else "failed for good, kept to retry in the admin",
+        exc_info=exc if loud else None,
+    )  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -149,46 +115,39 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--queue", action="append", dest="queues",
-            help="A queue to take tasks from (repeatable). Default: TASK_QUEUES.",
-        )  # fmt: skip
-        parser.add_argument(
             "--batch",
             action="store_true",
             help="Run the tasks that are due, then exit (tests, one-off runs).",
         )
 
-    def handle(self, *, queues, batch, **options):
-        queues = queues or settings.TASK_QUEUES
-        worker_id, started_at = get_random_string(32), timezone.now()
-        stopping = threading.Event()
-
-        def stop(signum, frame):
-            if stopping.is_set():
-                logger.warning(
-                    "%s again: stopping now, the running task goes back to the queue",
-                    signal.strsignal(signum),
-                )
-                sys.exit(1)
-            logger.info("%s: stopping after the running task", signal.strsignal(signum))
-            stopping.set()
-
-        previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    def handle(self, *, batch, **options):
+        self.stopping = False
+        previous = {signum: signal.signal(signum, self.stop) for signum in (signal.SIGTERM, signal.SIGINT)}
         if settings.METRICS_PORT and not batch:
-            metrics.serve_worker(queues)
+            metrics.serve_worker(settings.TASK_QUEUES)
         try:
-            self.work(queues, worker_id, started_at, stopping, batch)
+            self.work(settings.TASK_QUEUES, batch)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-    def work(self, queues, worker_id, started_at, stopping, batch):
+    def stop(self, signum, frame):
+        if self.stopping:
+            logger.warning(
+                "%s again: stopping now, the running task goes back to the queue", signal.strsignal(signum)
+            )
+            sys.exit(1)
+        logger.info("%s: stopping after the running task", signal.strsignal(signum))
+        self.stopping = True
+
+    def work(self, queues, batch):
+        worker_id, started_at = get_random_string(32), timezone.now()
         heartbeat = Path(settings.WORKER_HEARTBEAT_FILE)
         next_schedule_check = 0.0
         logger.info("worker %s taking tasks from %s", worker_id, ", ".join(queues))
         if mail.QUEUE not in queues:
             logger.warning("no SMTP server (SMTP_HOST): mail waits in the queue until there is one")
-        while not stopping.is_set():
+        while not self.stopping:
             if not connection.in_atomic_block:  # (a test's transaction is not ours to close)
                 close_old_connections()  # like a request: drops a broken or expired connection
             try:
@@ -199,16 +158,13 @@ class Command(BaseCommand):
                 ran = run_one(queues, worker_id, started_at)
             except DatabaseError as exc:
                 # Away, or not migrated yet: one line, then another look.
-                logger.error(
-                    "cannot read the task queue (%s: %s)",
-                    type(exc).__name__,
-                    str(exc).strip().splitlines()[0],
-                )
+                first_line = str(exc).strip().splitlines()[0]
+                logger.error("cannot read the task queue (%s: %s)", type(exc).__name__, first_line)
                 ran = False
             else:
                 heartbeat.touch()
             if batch and not ran:
                 break
             if not ran:
-                stopping.wait(settings.WORKER_POLL_SECONDS)
+                time.sleep(settings.WORKER_POLL_SECONDS)
         logger.info("worker %s stopped", worker_id)
