@@ -96,10 +96,12 @@ class RequestLogMiddleware:
                 }
                 if match := request.resolver_match:
                     fields["view"] = match.view_name or match.route
-                # (For a signed-in visitor on a page that never looked at its
-                # user, this loads the session and the user: two queries.)
-                if getattr(request, "user", None) is not None and request.user.is_authenticated:
-                    fields["user_id"] = request.user.pk
+                # For a signed-in visitor on a page that never looked at its
+                # user, this loads the session and the user: two queries. Not
+                # for an error's answer: the database may be what failed.
+                user = getattr(request, "user", None)
+                if user is not None and response.status_code < 500 and user.is_authenticated:
+                    fields["user_id"] = user.pk
                 requests_logger.info(
                     "%s %s %s %sms",
                     request.method,
