@@ -5,33 +5,32 @@ then each container serves its metrics over plain HTTP on that port, an
 address the proxy never routes to (Caddy passes requests to web's PORT only),
 so only the services on the stack's private networks can read them.
 
-- web: gunicorn's workers are separate processes, each counting the requests
-  it answers. prometheus_client's multiprocess mode keeps their values in
-  files (PROMETHEUS_MULTIPROC_DIR, set by the settings before anything
-  imports the client), and gunicorn's master serves their sum (serve_web).
-- the worker is one process and serves its own values, with the queue and
-  the last backup read from the database at each scrape (serve_worker).
+- web: gunicorn's workers are separate processes, each updating the values
+  of the requests it answers as it answers them. prometheus_client's
+  multiprocess mode keeps them in files (PROMETHEUS_MULTIPROC_DIR, set up
+  by apps.py before anything imports the client), and gunicorn's master
+  serves their sum (serve_web).
+- the worker serves its own values, with the queue and the last backup read
+  from the database at each scrape (serve_worker).
 
 Labels are bounded: the view is the URL's name (or pattern), never the path;
 an unknown method counts as "other".
 """
 
-import atexit
-import collections
-import contextvars
-import os
 import socket
 import ssl
-import threading
 import time
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Case, Count, F, Min, When
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from babyshop.models import Backup
 
 # The proxy's HTTPS address, as web finds it on the stack's network.
 PROXY_HTTPS = ("proxy", 443)
@@ -50,16 +49,8 @@ LATENCY = Histogram(
     ["view"],
     buckets=LATENCY_BUCKETS,
 )
-PAGE_CACHE = Counter(
-    "babyshop_page_cache_requests",
-    "Pages of cache_anonymous_page's, by what the page cache did (X-Cache: hit, miss, personal, bypass).",
-    ["result"],
-)
-QUERIES = Counter("babyshop_db_queries", "Database queries made.")
-QUERY_TIME = Counter("babyshop_db_query_seconds", "Time spent in database queries.")
-# The queries of the request being answered and their time, counted once at
-# its end (docs/monitoring.md says why).
-request_queries = contextvars.ContextVar("request_queries", default=None)
+QUERIES = Counter("babyshop_db_queries", "Database queries made while answering requests.")
+QUERY_TIME = Counter("babyshop_db_query_seconds", "Time spent in database queries while answering requests.")
 TASK_ATTEMPTS = Counter(
     "babyshop_task_attempts",
     "Attempts at tasks, by task and outcome: succeeded, retried (failed, tried again later) or failed.",
@@ -73,124 +64,43 @@ TASK_DURATION = Histogram(
 )
 
 
-class Tally:
-    """What web's requests add to the metrics, kept by each process and
-    written to its multiprocess files by a thread of its own every
-    WRITE_EVERY seconds, and at exit: a worker killed outright loses its
-    last second's. Not at each request: docs/monitoring.md says why."""
-
-    WRITE_EVERY = 1.0
-
-    def __init__(self):
-        self.waiting = collections.deque()  # (append and popleft are atomic: no lock)
-        self.lock = threading.Lock()
-        self.writer = None
-        os.register_at_fork(after_in_child=self.forked)
-        atexit.register(self.write)
-
-    def add(self, series, elapsed, queries, seconds):
-        """A request's series (MetricsMiddleware), its time, and its queries' count and time."""
-        self.waiting.append((series, elapsed, queries, seconds))
-        if self.writer is None:
-            with self.lock:
-                if self.writer is None:  # (the first request of this process: its writer)
-                    self.writer = threading.Thread(target=self.write_every, daemon=True)
-                    self.writer.start()
-
-    def forked(self):
-        """gunicorn forks its workers: a fork's copy of what waits is its
-        parent's to write, and it needs a writer of its own."""
-        self.waiting.clear()
-        self.lock = threading.Lock()
-        self.writer = None
-
-    def write_every(self):
-        while True:
-            time.sleep(self.WRITE_EVERY)
-            self.write()
-
-    def write(self):
-        while True:
-            try:
-                (cache, requests, latency), elapsed, queries, seconds = self.waiting.popleft()
-            except IndexError:
-                return
-            if cache is not None:
-                cache.inc()
-            requests.inc()
-            latency.observe(elapsed)
-            count_queries(queries, seconds)
-
-
-tally = Tally()
-
-
 class MetricsMiddleware:
-    """Counts and times each request Django answers (in the tally). After
-    the request log, before the page cache: the pages it serves are counted
-    too (view "page_cache")."""
+    """Counts and times each request Django answers, and its queries. After
+    the request log."""
 
     def __init__(self, get_response):
         self.get_response = get_response
-        # (cache, view, method, status) -> their series, looked up once:
-        # labels() checks its values and takes a lock at every call.
-        self.series = {}
 
     def __call__(self, request):
         started = time.perf_counter()
-        queries = [0, 0.0]
-        token = request_queries.set(queries)
-        try:
+        queries = QueryTimer()
+        with connection.execute_wrapper(queries):
             response = self.get_response(request)  # (an exception in a view is a response by now)
-        finally:
-            request_queries.reset(token)
-        elapsed = time.perf_counter() - started
-        cache = response.get("X-Cache")
-        if cache in ("hit", "personal"):  # (served before any URL was resolved)
-            view = "page_cache"
-        elif match := request.resolver_match:
-            view = match.view_name or match.route
-        else:
-            view = "none"  # answered before a URL was resolved: a 404, a bad host, a redirect
+        # "none": answered before a URL was resolved (a 404, a bad host, a redirect).
+        match = request.resolver_match
+        view = (match.view_name or match.route) if match else "none"
         method = request.method if request.method in METHODS else "other"
-        key = (cache, view, method, response.status_code)
-        if (series := self.series.get(key)) is None:
-            series = self.series[key] = (
-                PAGE_CACHE.labels(cache) if cache is not None else None,
-                REQUESTS.labels(view, method, str(response.status_code)),
-                LATENCY.labels(view),
-            )
-        tally.add(series, elapsed, *queries)
+        REQUESTS.labels(view, method, response.status_code).inc()
+        LATENCY.labels(view).observe(time.perf_counter() - started)
+        QUERIES.inc(queries.count)
+        QUERY_TIME.inc(queries.seconds)
         return response
 
 
-def time_query(execute, sql, params, many, context):
-    """An execute wrapper of every connection (connect_queries): times each
-    query, added to its request's (MetricsMiddleware) or, outside a request
-    (the worker), counted at once."""
-    started = time.perf_counter()
-    try:
-        return execute(sql, params, many, context)
-    finally:
-        spent = time.perf_counter() - started
-        if (queries := request_queries.get()) is None:
-            count_queries(1, spent)
-        else:
-            queries[0] += 1
-            queries[1] += spent
+class QueryTimer:
+    """The execute wrapper of a request's queries: their count and time,
+    added to the metrics once, at the request's end (docs/monitoring.md)."""
 
+    def __init__(self):
+        self.count, self.seconds = 0, 0.0
 
-def count_queries(count, seconds):
-    if count:
-        QUERIES.inc(count)
-        QUERY_TIME.inc(seconds)
-
-
-def connect_queries(sender, connection, **kwargs):
-    """connection_created (connected in apps.py when METRICS_PORT is set).
-    First in the list: Django's execute_wrapper() removes the last one."""
-    if time_query not in connection.execute_wrappers:
-        connection.execute_wrappers.insert(0, time_query)
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count += 1
+            self.seconds += time.perf_counter() - started
 
 
 def task_attempt(task_path, outcome, seconds):
@@ -208,11 +118,6 @@ class DatabaseCollector:
         self.queues = queues
 
     def collect(self):
-        # (Imported here: this module is imported before the apps are ready.)
-        from django_tasks_db.models import DBTaskResult, get_date_max
-
-        from babyshop.models import Backup
-
         waiting = GaugeMetricFamily(
             "babyshop_tasks_waiting", "Tasks due and waiting for a worker, by queue.", labels=["queue"]
         )
@@ -226,7 +131,10 @@ class DatabaseCollector:
             "Tasks that failed for good, kept until retried in the admin (or pruned), by queue.",
             labels=["queue"],
         )
-        due = Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))
+        now = timezone.now()
+        # A ready task's run_after is either past (its time came) or far in
+        # the future (none was asked for): then it has been due since enqueued.
+        due = Case(When(run_after__lte=now, then=F("run_after")), default=F("enqueued_at"))
         try:
             ready = {
                 row["queue_name"]: row
@@ -245,7 +153,6 @@ class DatabaseCollector:
             return  # no figures: the worker's own log says the database cannot be read
         finally:
             connection.close()  # this scrape's thread's own connection
-        now = timezone.now()
         for queue in sorted(set(self.queues) | set(ready) | set(failures)):
             row = ready.get(queue, {"count": 0, "since": now})
             waiting.add_metric([queue], row["count"])

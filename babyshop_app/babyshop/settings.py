@@ -5,7 +5,6 @@ malformed value raises ConfigError (see babyshop/config.py), which manage.py
 and the WSGI entry point report as one line without a traceback.
 """
 
-import os
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -463,20 +462,8 @@ if METRICS_PORT is not None and (METRICS_PORT > 65535 or GUNICORN["port"] == MET
         f"METRICS_PORT={METRICS_PORT} is not valid: expected a port number other than web's PORT, e.g. 9100"
     )
 if METRICS_PORT:
-    # After the request log, before the page cache (inserted above): its hits
-    # are counted too.
+    # Right after the request log.
     MIDDLEWARE.insert(2, "babyshop.metrics.MetricsMiddleware")
-    # Each process keeps its values in files there (prometheus_client's
-    # multiprocess mode), and gunicorn's master serves the sum of its
-    # workers'. Set here, before anything imports prometheus_client; on
-    # /dev/shm: memory, writable in a read-only container.
-    # (The trailing comma keeps the noqa on the path's line, however long
-    # `make rename` makes it.)
-    os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR",
-        "/dev/shm/babyshop-metrics",  # noqa: S108 (the container's own)
-    )
-    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(mode=0o700, exist_ok=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -486,7 +473,7 @@ LOGGING = {
     },
     "handlers": {
         "stdout": {
-            "class": "babyshop.logs.LineWriter",
+            "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": LOG_FORMAT.lower(),
         },
@@ -503,7 +490,7 @@ LOGGING = {
 }
 
 # Error reports (babyshop/errors.py, docs/operations.md): off unless
-# SENTRY_DSN is set. The release is the image's git revision (REVISION).
+# SENTRY_DSN is set; started by apps.py as the process starts. The release is the image's git revision (REVISION).
 SENTRY_DSN = config.sentry_dsn()
 SENTRY_ENVIRONMENT = config.string("SENTRY_ENVIRONMENT", "production")
 SENTRY_TRACES_SAMPLE_RATE = config.number("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
@@ -513,7 +500,3 @@ if SENTRY_TRACES_SAMPLE_RATE > 1:
         "expected 0 (no traces) to 1 (every request)"
     )
 REVISION = config.string("REVISION", "")
-if SENTRY_DSN:
-    from babyshop import errors
-
-    errors.init(SENTRY_DSN, SENTRY_ENVIRONMENT, REVISION, SENTRY_TRACES_SAMPLE_RATE)

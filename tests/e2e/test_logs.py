@@ -77,7 +77,7 @@ def test_one_request_is_followed_by_its_id_through_proxy_web_and_worker(stack, c
     token = link.rstrip("/").rsplit("/", 1)[1]
     assert anonymous(stack).get(stack.url + link, timeout=10).status_code == 200
 
-    def written():  # (web and the worker write their lines up to 50 ms late: babyshop/logs.py)
+    def written():  # (the worker writes its lines once it has run the tasks)
         return [entry for name in ("web", "worker") for entry in json_lines(stack.logs(name))
                 if entry.get("request_id") == rid]  # fmt: skip
 

@@ -87,7 +87,7 @@ def test_web_counts_the_requests_of_all_its_processes(stack):
         assert stack.get("/accounts/logout/").status_code == 405  # (GET: a view nobody else calls so)
     wait_until(
         lambda: requests_counted(stack, "logout", "405") == before + 30,
-        "each container's count (its workers write theirs every second)",
+        "each container's count",
         timeout=15,
         detail=lambda: str(requests_counted(stack, "logout", "405")),
     )

@@ -1,6 +1,7 @@
 """Metrics (babyshop/metrics.py): requests by view and status with their
-latency, the page cache's results, query time, the worker's attempts and the
-queue; the sum of every gunicorn worker, served on METRICS_PORT only."""
+latency, query time, the worker's attempts and the queue; the sum of every
+gunicorn worker, served on METRICS_PORT only; nothing set up before the
+process starts, and no thread of their own."""
 
 import contextlib
 import http.client
@@ -14,27 +15,21 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
-from django.db.backends.signals import connection_created
 from django.tasks import task
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
-from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import REGISTRY
 
 from babyshop import metrics
 from babyshop.models import Backup
-from babyshop.tests.test_config import app_environment
+from babyshop.tests.test_config import app_environment, manage
 
 
 def value(name, **labels):
-    """The sample's value, with what the requests so far added (the tally's
-    thread writes it within a second)."""
-    metrics.tally.write()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -50,8 +45,7 @@ class Delta:
 
 @pytest.fixture
 def metrics_on(settings):
-    """METRICS_PORT set: the middleware where the settings put it (before
-    the page cache's, if that fixture came first)."""
+    """METRICS_PORT set: the middleware where the settings put it."""
     settings.METRICS_PORT = 9100
     middleware = settings.MIDDLEWARE
     settings.MIDDLEWARE = [*middleware[:2], "babyshop.metrics.MetricsMiddleware", *middleware[2:]]
@@ -72,52 +66,6 @@ def test_requests_are_counted_by_view_method_and_status(client, metrics_on):
 
 
 @pytest.mark.django_db
-def test_a_requests_counts_are_written_within_a_second_by_the_tally(client, metrics_on):
-    def counted():
-        return (
-            REGISTRY.get_sample_value(
-                "babyshop_http_requests_total", {"view": "login", "method": "GET", "status": "200"}
-            )
-            or 0.0
-        )
-
-    metrics.tally.write()
-    before = counted()
-    client.get("/accounts/login/")
-    deadline = time.monotonic() + 10 * metrics.Tally.WRITE_EVERY
-    while counted() == before:
-        assert time.monotonic() < deadline, "the tally's thread wrote nothing"
-        time.sleep(0.05)
-    assert counted() == before + 1
-
-
-# A process that adds a request, forks a child that adds its own, and exits
-# before the tally's thread would write: each writes its own, at exit.
-TALLY_AT_EXIT = """
-import os, sys
-from babyshop import metrics
-series = (None, metrics.REQUESTS.labels("exit", "GET", "200"), metrics.LATENCY.labels("exit"))
-metrics.tally.add(series, 0.01, 2, 0.001)
-if os.fork() == 0:
-    metrics.tally.add(series, 0.01, 1, 0.001)
-    sys.exit(0)
-os.wait()
-"""
-
-
-def test_each_process_writes_its_own_tally_at_exit(tmp_path):
-    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", TALLY_AT_EXIT], cwd=settings.BASE_DIR, env=environment, check=True)
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(tmp_path))
-    requests = registry.get_sample_value(
-        "babyshop_http_requests_total", {"view": "exit", "method": "GET", "status": "200"}
-    )
-    assert requests == 2, "the parent's request and the child's, once each"
-    assert registry.get_sample_value("babyshop_db_queries_total") == 3
-
-
-@pytest.mark.django_db
 def test_nothing_is_counted_with_metrics_off(client):
     login = Delta("babyshop_http_requests_total", view="login", method="GET", status="200")
     client.get("/accounts/login/")
@@ -125,64 +73,77 @@ def test_nothing_is_counted_with_metrics_off(client):
 
 
 @pytest.mark.django_db
-def test_page_cache_results_are_counted_and_its_pages_have_a_view_of_their_own(
-    client, page_cache, metrics_on, django_user_model
-):
-    hits = Delta("babyshop_page_cache_requests_total", result="hit")
-    misses = Delta("babyshop_page_cache_requests_total", result="miss")
-    personal = Delta("babyshop_page_cache_requests_total", result="personal")
-    served = Delta("babyshop_http_requests_total", view="page_cache", method="GET", status="200")
-    assert client.get("/")["X-Cache"] == "miss"
-    assert client.get("/")["X-Cache"] == "hit"
-    assert client.get("/")["X-Cache"] == "hit"
-    client.force_login(django_user_model.objects.create_user("ada", "ada@example.com", "a-long-Passw0rd"))
-    assert client.get("/")["X-Cache"] == "personal"
-    assert (misses(), hits(), personal(), served()) == (1, 2, 1, 3)
-
-
-@pytest.fixture
-def queries_timed(settings):
-    """connect_queries as apps.py connects it when METRICS_PORT is set, on
-    this test's connection."""
-    settings.METRICS_PORT = 9100
-    apps.get_app_config("babyshop").ready()  # (as at start, with METRICS_PORT set)
-    try:
-        connection_created.send(sender=type(connection), connection=connection)
-        connection_created.send(sender=type(connection), connection=connection)  # (once is enough)
-        yield
-    finally:
-        connection_created.disconnect(dispatch_uid="metrics:queries")
-        connection.execute_wrappers.remove(metrics.time_query)
-
-
-@pytest.mark.django_db
-def test_queries_outside_a_request_are_counted_as_they_are_made(queries_timed):
-    queries = Delta("babyshop_db_queries_total")
-    spent = Delta("babyshop_db_query_seconds_total")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_sleep(0.02)")
-        assert queries() == 1
-        assert spent() >= 0.02
-        cursor.execute("SELECT 1")
-    assert queries() == 2
-    assert 0.02 <= spent() < 1
-
-
-@pytest.mark.django_db
-def test_a_requests_queries_are_counted_once_it_is_answered(
-    client, metrics_on, queries_timed, django_user_model, monkeypatch
-):
+def test_a_requests_queries_are_counted_and_timed(client, metrics_on, django_user_model):
     client.force_login(django_user_model.objects.create_user("ada", "ada@example.com", "a-long-Passw0rd"))
     queries = Delta("babyshop_db_queries_total")
     spent = Delta("babyshop_db_query_seconds_total")
-    updates, count = [], metrics.count_queries
-    monkeypatch.setattr(metrics, "count_queries", lambda *counted: updates.append(counted) or count(*counted))
     with CaptureQueriesContext(connection) as made:
         assert client.get("/accounts/login/").status_code == 302  # (logged in: to the home page)
     assert len(made) >= 2  # (the session and the user)
     assert queries() == len(made)
-    assert len(updates) == 1  # one update, at the request's end
     assert 0 < spent() < 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert queries() == len(made), "outside a request: not counted"
+
+
+# Run in a fresh process, with PROMETHEUS_MULTIPROC_DIR and METRICS_PORT
+# set: the settings are imported, then Django is started.
+START = """
+import os, sys
+import sentry_sdk
+from django.conf import settings
+settings.METRICS_PORT  # (the settings, imported)
+print("imported:", os.path.exists(os.environ["PROMETHEUS_MULTIPROC_DIR"]), sentry_sdk.is_initialized(),
+      "prometheus_client" in sys.modules)
+import django
+django.setup()
+print("started:", os.path.exists(os.environ["PROMETHEUS_MULTIPROC_DIR"]), sentry_sdk.is_initialized())
+"""
+
+
+def test_importing_the_settings_sets_nothing_up_starting_django_does(tmp_path):
+    """No folder made, no SDK started, no metrics client loaded by reading
+    the settings (a test, a tool, collectstatic): that is for the process's
+    start."""
+    result = manage(
+        "-c",
+        START,
+        program=(sys.executable,),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        METRICS_PORT="9100",
+        SENTRY_DSN="https://public-key@sentry.invalid/42",
+    )
+    found = [line for line in result.stdout.splitlines() if line.startswith(("imported:", "started:"))]
+    assert found == ["imported: False False False", "started: True True"], result.stdout + result.stderr
+
+
+# Handles requests with metrics on and LOG_FORMAT=JSON, then counts the threads.
+REQUESTS_THEN_THREADS = """
+import logging, threading
+import django
+django.setup()
+from django.test import Client
+for _ in range(3):
+    Client().get("/accounts/logout/", headers={"host": "shop.example.com"}, secure=True)  # (405: no page)
+logging.getLogger("babyshop.test").info("and a line of its own")
+print("threads:", threading.active_count())
+"""
+
+
+def test_logs_and_metrics_start_no_thread(tmp_path):
+    result = manage(
+        "-c",
+        REQUESTS_THEN_THREADS,
+        program=(sys.executable,),
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        METRICS_PORT="9100",
+        LOG_FORMAT="JSON",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "threads: 1" in result.stdout.splitlines(), result.stdout
+    assert result.stdout.count('"logger": "babyshop.requests"') == 3, result.stdout
 
 
 @task()
@@ -287,7 +248,7 @@ def logouts_counted(text):
     return sum(float(line.removeprefix(prefix)) for line in text.splitlines() if line.startswith(prefix))
 
 
-def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only():
+def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only(tmp_path):
     """Four worker processes, each with its own share of 40 requests: the
     master's metrics address counts all 40; the site's port has no metrics.
     Started as entrypoint.sh starts it: gunicorn inside manage.py prestart,
@@ -298,6 +259,7 @@ def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only():
         DATABASE_URL=os.environ["DATABASE_URL"],
         PORT=str(port),
         METRICS_PORT=str(metrics_port),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
         WEB_CONCURRENCY="4",
         GUNICORN_THREADS="1",
         MIGRATE_ON_START="false",
@@ -328,13 +290,8 @@ def test_gunicorn_serves_the_sum_of_its_workers_on_the_metrics_port_only():
         before = logouts_counted(get(metrics_port, "/metrics")[1])
         for _ in range(40):  # (a 405 with no page: DEBUG is off, and static files are not collected here)
             assert get(port, "/accounts/logout/")[0] == 405
-        deadline = time.monotonic() + 10 * metrics.Tally.WRITE_EVERY  # (each worker's tally, written)
-        while True:
-            status, text = get(metrics_port, "/metrics")
-            assert status == 200
-            if logouts_counted(text) >= before + 40 or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+        status, text = get(metrics_port, "/metrics")
+        assert status == 200
         assert logouts_counted(text) == before + 40, text
         status, text = get(port, "/metrics")
         assert status != 200
