@@ -14,7 +14,7 @@ SOURCES = {
     "scripts/backup.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "docker-compose.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.prod.yml": r"\$\{([A-Z][A-Z0-9_]+)",
-    "docker-compose.page-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
+    "docker-compose.cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.swarm.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.monitoring.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.monitoring-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
