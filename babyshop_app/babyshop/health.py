@@ -19,10 +19,10 @@ import time
 
 import psycopg
 from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.template.loader import render_to_string
-from django.core.cache import cache
 from redis.exceptions import RedisError
 
 from babyshop.proxy import came_through_proxy

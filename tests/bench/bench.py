@@ -119,7 +119,16 @@ class Bench:
 
     def env(self):
         """The calling shell's environment, without what the env file decides."""
-        drop = {"IMAGE", "TAG", "WEB_CPUS", "WEB_REPLICAS", "COMPOSE_PROFILES", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+        drop = {
+            "IMAGE",
+            "TAG",
+            "WEB_CPUS",
+            "WEB_REPLICAS",
+            "COMPOSE_PROFILES",
+            "MAKEFLAGS",
+            "MAKELEVEL",
+            "MFLAGS",
+        }
         kept = {k: v for k, v in os.environ.items() if k not in drop}
         return {**kept, "ENV_FILE": str(self.work / ".env"), "SECRETS_DIR": str(self.work / "secrets")}
 
