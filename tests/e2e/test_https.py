@@ -9,7 +9,7 @@ import pytest
 from conftest import PROD_COMPOSE, ROOT, client, csrf_token, inspect, png, run
 
 # What MONITORING=true (on in the shared stack) adds.
-MONITORING_SERVICES = ("prometheus", "alertmanager", "db-exporter", "cache-exporter", "disk-exporter")
+MONITORING_SERVICES = ("prometheus", "alertmanager", "db-exporter", "disk-exporter")
 
 
 def test_http_redirects_to_https(stack):
