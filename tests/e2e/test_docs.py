@@ -17,7 +17,6 @@ SOURCES = {
     "docker-compose.cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.swarm.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.monitoring.yml": r"\$\{([A-Z][A-Z0-9_]+)",
-    "docker-compose.monitoring-cache.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "docker-compose.s3.yml": r"\$\{([A-Z][A-Z0-9_]+)",
     "scripts/lib.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
     "scripts/swarm-deploy.sh": r"\$\(setting ([A-Z][A-Z0-9_]+)",
