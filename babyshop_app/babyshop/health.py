@@ -4,10 +4,10 @@
 /readyz   one round trip to the database on a fresh connection bounded by
           READYZ_TIMEOUT seconds; 503 when it fails. Also one to the shared
           cache (with CACHE_URL set), reported but never a reason for 503: only
-          the pages with cached fragments need it. For checks from inside the stack only: a request relayed by the
-          proxy gets 404. Each process checks at most once per
-          READYZ_INTERVAL and one check at a time, so a flood of /readyz
-          cannot become a flood of connections.
+          the pages with cached fragments need it. For checks from inside the
+          stack only: a request relayed by the proxy gets 404. Each process
+          checks at most once per READYZ_INTERVAL and one check at a time, so
+          a flood of /readyz cannot become a flood of connections.
 
 Served by a middleware placed first, so that neither ALLOWED_HOSTS nor an
 HTTPS redirect stands between a healthcheck on 127.0.0.1 and the answer.
