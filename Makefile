@@ -33,12 +33,12 @@ DEV_PROJECT ?= $(shell sed -n 's/^name: *//p' docker-compose.yml)
 # `make upgrade`: the blueprint this project was made from, and its branch.
 BLUEPRINT ?=
 BLUEPRINT_REF ?= main
-# `make up PAGE_CACHE=true` starts the page cache's Valkey too, and
-# MEDIA_STORAGE=s3 the object store (only the dev commands pass them on: the
-# production scripts read them from the env file).
-DEV := PAGE_CACHE=$(or $(PAGE_CACHE),false) MEDIA_STORAGE=$(or $(MEDIA_STORAGE),local) \
+# `make up CACHE_URL=redis://cache:6379/0` starts the shared cache (Valkey)
+# too, and MEDIA_STORAGE=s3 the object store (only the dev commands pass them
+# on: the production scripts read them from the env file).
+DEV := CACHE_URL=$(CACHE_URL) MEDIA_STORAGE=$(or $(MEDIA_STORAGE),local) \
 	docker compose --project-name $(DEV_PROJECT) --env-file /dev/null -f docker-compose.yml \
-	$(if $(filter 1 true yes on,$(PAGE_CACHE)),--profile page-cache) \
+	$(if $(CACHE_URL),--profile cache) \
 	$(if $(filter s3 S3,$(MEDIA_STORAGE)),--profile object-storage)
 PROD := scripts/compose.sh
 # A rebuilt image takes the tag from the one before, which stays untagged:
@@ -82,7 +82,7 @@ watch: build ## The dev stack without the bind mount: Compose syncs saved files 
 
 .PHONY: down
 down: ## Stop the dev stack (keeps the database volume)
-	$(DEV) --profile page-cache --profile object-storage down --remove-orphans
+	$(DEV) --profile cache --profile object-storage down --remove-orphans
 
 .PHONY: restart
 restart: ## Restart the dev stack's worker after changing a task (runserver reloads by itself)
@@ -131,8 +131,8 @@ rename: $(TOOLS) build ## Give the project your name: make rename NAME=acme_stor
 ## ---- quality ---------------------------------------------------------------
 
 .PHONY: test
-test: build ## App tests: pytest-django in the dev image against the compose Postgres (and Valkey, SeaweedFS)
-	$(DEV) --profile page-cache --profile object-storage run --rm -e MIGRATE_ON_START=false web pytest $(ARGS)
+test: build ## App tests: pytest-django in the dev image against the compose Postgres (and SeaweedFS)
+	$(DEV) --profile object-storage run --rm -e MIGRATE_ON_START=false web pytest $(ARGS)
 
 .PHONY: e2e
 e2e: $(TOOLS) ## Stack tests: build the production image, run docker-compose.prod.yml, check it over HTTP
@@ -310,6 +310,6 @@ restore-cleanup: ## Delete the database and media the last restore (or undo) rep
 
 .PHONY: clean
 clean: ## Remove the dev stack, its volumes and images, and local caches
-	$(DEV) --profile page-cache --profile object-storage down --volumes --remove-orphans
+	$(DEV) --profile cache --profile object-storage down --volumes --remove-orphans
 	docker image ls --quiet --filter label=com.docker.compose.project=$(DEV_PROJECT) | xargs -r docker image rm --force
 	rm -rf $(VENV) .ruff_cache babyshop_app/.pytest_cache babyshop_app/staticfiles

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.core.files.storage import storages
 from django.core.management import call_command
 
-from babyshop import config, health, pagecache
+from babyshop import config
 
 
 @pytest.fixture(autouse=True)
@@ -32,19 +32,10 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def page_cache(settings, monkeypatch):
-    """PAGE_CACHE=true (the middleware in place), an empty cache and no
-    memory of a cache that was away."""
-    settings.PAGE_CACHE = True
-    settings.MIDDLEWARE = [
-        *settings.MIDDLEWARE[:2],
-        "babyshop.pagecache.PageCacheMiddleware",
-        *settings.MIDDLEWARE[2:],
-    ]
-    monkeypatch.setattr(pagecache, "_skip_until", 0.0)
-    monkeypatch.setattr(pagecache, "_invalidation_pending", False)
-    monkeypatch.setattr(health, "cache_ready", health.Readiness(health.cache_answers, health.READYZ_INTERVAL))
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """No test sees the fragments an earlier one cached (the cache is this
+    process's memory, which outlives each test's database)."""
     cache.clear()
 
 

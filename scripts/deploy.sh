@@ -54,8 +54,8 @@ on_vm() {
     set -euo pipefail
     exec </dev/null  # this script came on stdin: nothing below may read it
     local path="$1" reference="$2" next="$3" name
-    local files=(docker-compose.prod.yml docker-compose.page-cache.yml docker-compose.monitoring.yml
-        docker-compose.monitoring-cache.yml docker-compose.s3.yml monitoring Caddyfile .env scripts systemd)
+    local files=(docker-compose.prod.yml docker-compose.cache.yml docker-compose.monitoring.yml
+        docker-compose.s3.yml monitoring Caddyfile .env scripts systemd)
     stop() {
         echo "deploy: $*" >&2
         exit 2
@@ -107,8 +107,8 @@ user="$(ssh "${ssh_options[@]}" -G -T -- "$host" | awk '$1 == "user" { print $2 
 bundle="$(mktemp -d)"
 trap 'rm -rf -- "$bundle"' EXIT
 mkdir "$bundle/scripts" "$bundle/systemd"
-cp -R docker-compose.prod.yml docker-compose.page-cache.yml docker-compose.monitoring.yml \
-    docker-compose.monitoring-cache.yml docker-compose.s3.yml monitoring Caddyfile "$bundle/"
+cp -R docker-compose.prod.yml docker-compose.cache.yml docker-compose.monitoring.yml \
+    docker-compose.s3.yml monitoring Caddyfile "$bundle/"
 cp scripts/lib.sh scripts/compose.sh scripts/make-secrets.sh scripts/prod-up.sh scripts/backup.sh scripts/restore.sh \
     scripts/db-init.sh scripts/db-roles.sh "$bundle/scripts/"
 {

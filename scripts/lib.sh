@@ -15,8 +15,8 @@ require_settings() {
     local secrets_dir name
     [ -f "$env_file" ] || fail "$env_file not found: copy .env.example to .env and set SITE_DOMAIN"
     secrets_dir="$(setting SECRETS_DIR ./secrets)"
-    for name in secret_key postgres_password smtp_password ${page_cache:+cache_password} \
-        ${monitoring:+${page_cache:+cache_exporter}} ${media_in_bucket:+s3_secret_key}; do
+    for name in secret_key postgres_password smtp_password ${cache:+cache_password} \
+        ${media_in_bucket:+s3_secret_key}; do
         [ -f "$secrets_dir/$name" ] || fail "$secrets_dir/$name not found: create the secrets with make secrets"
     done
     if [ -n "$media_in_bucket" ]; then
@@ -83,7 +83,8 @@ on_off() {
 
 # The optional capabilities in use: each one's compose file goes over
 # docker-compose.prod.yml (for Compose and Swarm alike).
-page_cache="$(on_off PAGE_CACHE false)"
+# The cache is Compose's `cache` profile, which a Swarm does not know: its file.
+cache="$([[ ",$(setting COMPOSE_PROFILES)," == *,cache,* ]] && echo on || true)"
 monitoring="$(on_off MONITORING false)"
 media_storage="$(setting MEDIA_STORAGE local)"
 case "${media_storage,,}" in
@@ -92,10 +93,9 @@ case "${media_storage,,}" in
     *) fail "MEDIA_STORAGE='$media_storage' is not valid: expected local or s3" ;;
 esac
 compose_files=(docker-compose.prod.yml)
-[ -z "$page_cache" ] || compose_files+=(docker-compose.page-cache.yml)
+[ -z "$cache" ] || compose_files+=(docker-compose.cache.yml)
 [ -z "$media_in_bucket" ] || compose_files+=(docker-compose.s3.yml)
 [ -z "$monitoring" ] || compose_files+=(docker-compose.monitoring.yml)
-[ -z "$monitoring" ] || [ -z "$page_cache" ] || compose_files+=(docker-compose.monitoring-cache.yml)
 if [ -n "$monitoring" ]; then
     # Alertmanager's SMTP settings (docker-compose.monitoring.yml), from the
     # shop's: it connects in TLS from the start on port 465 only.

@@ -13,9 +13,6 @@
 #   s3_secret_key      the bucket's secret key  owner 10001 (app), mode 600; only with MEDIA_STORAGE=s3,
 #                      (your provider's)       from S3_SECRET_ACCESS_KEY in the environment, else
 #                                              asked for on a terminal
-#   cache_exporter     cache_password as the   owner 10001, group 10001, mode 640 (MONITORING:
-#                      Valkey exporter reads   docs/monitoring.md); made again if it is removed
-#                      it, in JSON             after cache_password is rotated
 #
 # Compose mounts secret files as they are (outside Swarm it ignores uid/gid/
 # mode), so each file belongs to the container user that reads it, in a
@@ -72,12 +69,6 @@ docker run --rm --network none --user 0 --volume "$(cd "$dir" && pwd):/secrets" 
     done
     # Alertmanager (MONITORING) reads smtp_password as nobody: in that group.
     chown 10001:65534 smtp_password && chmod 640 smtp_password
-    if [ ! -e cache_exporter ]; then
-        python3 -c "import json; print(json.dumps({\"redis://cache:6379\": open(\"cache_password\").read().strip()}))" \
-            >cache_exporter
-        chown 10001:10001 cache_exporter && chmod 640 cache_exporter
-        echo "secrets: created cache_exporter"
-    fi
     if [ -n "$S3" ] && [ ! -e s3_secret_key ]; then
         printf "%s\n" "$S3_SECRET_ACCESS_KEY" >s3_secret_key
         chown 10001:10001 s3_secret_key && chmod 600 s3_secret_key

@@ -61,7 +61,7 @@ replace() {
     docker rm --volumes "${old[@]}" >/dev/null
 }
 
-"${compose[@]}" up --detach --wait --no-build --remove-orphans db ${page_cache:+cache}
+"${compose[@]}" up --detach --wait --no-build --remove-orphans db ${cache:+cache}
 # The proxy skips a container for 2 s after a connection to it failed
 # (fail_duration in the Caddyfile), as connections to a new one do while it
 # starts: stopped sooner, the old ones would leave it none to take requests
@@ -87,7 +87,7 @@ if [ -n "$monitoring" ]; then
     # deploy, a git pull) is not the one its running container has mounted:
     # a new container then; one edited in place is, and SIGHUP has it read.
     recreate=()
-    files=(prometheus.yml alerts.yml ${page_cache:+jobs/cache.yml})
+    files=(prometheus.yml alerts.yml)
     "${compose[@]}" exec -T prometheus sh -c 'cd /etc/prometheus && cat "$@"' sh "${files[@]}" \
         | cmp -s - <(cd monitoring && cat "${files[@]}") || recreate=(--force-recreate)
     "${compose[@]}" up --detach --wait --no-build --no-deps "${recreate[@]}" "${monitoring_services[@]}"

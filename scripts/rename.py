@@ -161,9 +161,9 @@ def installed_modules():
 
 def remove_dev_stack(old):
     """The dev stack with its database (see the module's docstring), the
-    page cache's and the object store's services included."""
+    cache's and the object store's services included."""
     project, compose = dev_compose()
-    profiles = ["--profile", "page-cache", "--profile", "object-storage"]
+    profiles = ["--profile", "cache", "--profile", "object-storage"]
     down = [*compose, "-f", "docker-compose.yml", *profiles, "down", "--volumes", "--remove-orphans"]
     result = subprocess.run(down, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:

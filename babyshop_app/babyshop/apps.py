@@ -19,9 +19,8 @@ class BabyshopConfig(AppConfig):
         # These import models: only once the apps are loaded.
         from django_tasks_db.models import DBTaskResult
 
-        from babyshop import logs, pagecache
+        from babyshop import logs
 
-        pagecache.connect()
         pre_save.connect(logs.remember_request, sender=DBTaskResult, dispatch_uid="logs:task-request")
         if settings.METRICS_PORT:
             # prometheus_client's multiprocess mode (babyshop/metrics.py): each

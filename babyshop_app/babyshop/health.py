@@ -3,11 +3,11 @@
 /healthz  the process answers; touches nothing else (Docker HEALTHCHECK).
 /readyz   one round trip to the database on a fresh connection bounded by
           READYZ_TIMEOUT seconds; 503 when it fails. Also one to the shared
-          cache (with PAGE_CACHE on), reported but never a reason for 503: the site works without
-          it. For checks from inside the stack only: a request relayed by the
-          proxy gets 404. Each process checks at most once per
-          READYZ_INTERVAL and one check at a time, so a flood of /readyz
-          cannot become a flood of connections.
+          cache (with CACHE_URL set), reported but never a reason for 503: only
+          the pages with cached fragments need it. For checks from inside the
+          stack only: a request relayed by the proxy gets 404. Each process
+          checks at most once per READYZ_INTERVAL and one check at a time, so
+          a flood of /readyz cannot become a flood of connections.
 
 Served by a middleware placed first, so that neither ALLOWED_HOSTS nor an
 HTTPS redirect stands between a healthcheck on 127.0.0.1 and the answer.
@@ -19,12 +19,12 @@ import time
 
 import psycopg
 from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpResponse, HttpResponseNotFound, JsonResponse
 from django.template.loader import render_to_string
 from redis.exceptions import RedisError
 
-from babyshop import pagecache
 from babyshop.proxy import came_through_proxy
 
 logger = logging.getLogger(__name__)
@@ -57,10 +57,9 @@ def database_answers():
 
 
 def cache_answers():
-    """One round trip to the cache, bounded by its socket timeouts (settings.py),
-    on the page cache's own client."""
+    """One round trip to the cache, bounded by its socket timeouts (settings.py)."""
     try:
-        pagecache.client().ping()
+        cache.has_key("readyz")
     except RedisError as exc:
         logger.warning("readyz: cache unavailable: %s", type(exc).__name__)
         return False
@@ -93,8 +92,8 @@ cache_ready = Readiness(cache_answers, READYZ_INTERVAL)
 
 
 def cache_state():
-    if not settings.PAGE_CACHE:
-        return "off"  # nothing uses the cache
+    if not settings.CACHE_URL:
+        return "local"  # each process's own memory: nothing to reach
     return "ok" if cache_ready() else "unavailable"
 
 

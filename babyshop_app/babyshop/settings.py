@@ -9,6 +9,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
+import environ
 from django.utils.csp import CSP
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -164,39 +165,17 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = config.integ
     "DB_CONNECT_TIMEOUT", default=2, minimum=1
 )
 
-# The page cache (babyshop/pagecache.py, docs/page-cache.md), off unless
-# PAGE_CACHE=true: then anonymous visitors get the pages views mark with
-# cache_anonymous_page from the shared cache (Valkey) at CACHE_URL.
-PAGE_CACHE = config.boolean("PAGE_CACHE", default=False)
-# Seconds a page is kept at most (changes the ORM sees show at once).
-PAGE_CACHE_SECONDS = config.integer("PAGE_CACHE_SECONDS", default=300, minimum=1)
-# The models whose saves and deletes make every cached page stale, as
-# "app_label.ModelName": those any cached page shows.
-PAGE_CACHE_MODELS = [
-    # Your own app's, if its pages are cached: "notes.Note", say.
-    # demo: start
-    "products.Category",
-    "products.Product",
-    # demo: end
-]
-if PAGE_CACHE:
-    # Right after the health checks and the request log: a stored page is
-    # answered before any other middleware runs, with the headers they gave
-    # it when it was stored.
-    MIDDLEWARE.insert(2, "babyshop.pagecache.PageCacheMiddleware")
+# Django's cache ({% cache %} fragments, docs/performance.md): each process's
+# own memory unless CACHE_URL names a shared one (the Valkey of the `cache`
+# Compose profile). Fragments' keys carry the version of the rows they show,
+# so either way no process serves one older than the database.
 CACHE_URL = config.cache_url("CACHE_URL")
-if PAGE_CACHE and not CACHE_URL:
-    raise config.ConfigError(
-        "PAGE_CACHE=true needs CACHE_URL: expected the cache's URL, e.g. redis://cache:6379/0"
-    )
 if CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CACHE_URL,
+            **environ.Env.cache_url_config(CACHE_URL),
             "OPTIONS": {
-                # Short: a cache that is away costs milliseconds, and the page
-                # cache then skips it for a while (the site works without it).
+                # Short: a cache that is away costs a page milliseconds, not seconds.
                 "socket_connect_timeout": 0.25,
                 "socket_timeout": 0.25,
                 # A connection left idle may have been dropped on the way (a
@@ -219,9 +198,7 @@ if CACHE_URL:
         }
     }
 else:
-    # Nothing shared to cache in: a per-process memory cache could not be
-    # invalidated across gunicorn's workers.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # The counters of the throttles on password reset and registration
 # (users/views.py, django-ratelimit): a table in PostgreSQL (migrate_locked

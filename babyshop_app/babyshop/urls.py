@@ -4,7 +4,6 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 
 from babyshop import media
-from babyshop.pagecache import cache_anonymous_page
 
 admin.site.site_header = "babyshop administration"
 admin.site.site_title = "babyshop admin"
@@ -18,5 +17,5 @@ urlpatterns = [
     # The demo catalog's list is the home page while it is here.
     path("", include("products.urls")),
     # demo: end
-    path("", cache_anonymous_page(TemplateView.as_view(template_name="home.html")), name="home"),
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
 ]

@@ -14,6 +14,7 @@ PAGES = {"category": "/category/toys/", "product": "/products/baby-monitor/"}
 SESSION_PAGES = {
     "product, logged in": ("/products/baby-monitor/", "user"),
     "home, with a cart": ("/", "cart"),
+    "product, with a cart": ("/products/baby-monitor/", "cart"),
 }
 
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Now
 
-from babyshop import pagecache
 from products.mails import send_order_mail
 from products.models import Order, OrderLine, Product
 
@@ -129,7 +129,9 @@ def place_order(cart, *, submission, fingerprint, name, email, address, user=Non
                 total=Cart.total(lines),
             )  # fmt: skip
             for line in lines:
-                Product.objects.filter(pk=line.product.pk).update(stock=F("stock") - line.quantity)
+                Product.objects.filter(pk=line.product.pk).update(
+                    stock=F("stock") - line.quantity, updated_at=Now()
+                )
             OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,
@@ -142,7 +144,5 @@ def place_order(cart, *, submission, fingerprint, name, email, address, user=Non
             )
             # Queued with the order: sent by the worker once this commits.
             send_order_mail(order, "placed")
-            if any(line.product.stock == line.quantity for line in lines):
-                pagecache.pages_changed()  # cached pages say "sold out" now
     cart.clear()
     return order

@@ -8,6 +8,5 @@ def categories(request):
 
 
 def cart(request):
-    """How many items the visitor's cart holds, for the header's cart link
-    (0 without a session: the pages the page cache keeps are those)."""
+    """How many items the visitor's cart holds, for the header's cart link."""
     return {"cart_items": len(Cart(request.session))}

@@ -5,9 +5,9 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.urls import reverse
 
-from babyshop import pagecache
 from babyshop.images import ImageField
 from babyshop.mail import validate_recipient
 from products.mails import send_order_mail
@@ -45,6 +45,8 @@ class Product(models.Model):
     # stock, can still add products while a deploy runs.
     stock = models.PositiveIntegerField(default=0, db_default=0, help_text="Items left to sell.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by every write, QuerySet.update() included (cart.py): the keys of
+    # the cached fragments that show a product carry it.
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ProductQuerySet.as_manager()
@@ -118,8 +120,9 @@ class Order(models.Model):
             return False
         self.status = self.Status.CANCELLED
         for line in self.lines.order_by("product_id"):
-            Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
-        pagecache.pages_changed()  # a product may no longer be sold out
+            Product.objects.filter(pk=line.product_id).update(
+                stock=F("stock") + line.quantity, updated_at=Now()
+            )
         return True
 
 

@@ -25,8 +25,8 @@ def _same_origin(request):
     return origin == f"{request.scheme}://{request.get_host()}" or origin in settings.CSRF_TRUSTED_ORIGINS
 
 
-# The product pages are the same for every anonymous visitor, so the page
-# cache keeps them; a CSRF token would make each one a visitor's own. The
+# A product's part of its page is the same for everyone, so it is a cached
+# fragment (product_detail.html); a CSRF token would make it a visitor's own. The
 # add-to-cart form therefore carries none: this view refuses any POST whose
 # Origin is another site's, and the session cookie is SameSite=Lax, so
 # another site cannot put things in a visitor's cart (docs/security.md).

@@ -92,7 +92,6 @@ class Bench:
             setting("BENCH_SECONDS", "1" if quick else "10", "[1-9][0-9]{0,4}", "a whole number >= 1")
         )
         self.warmup = int(setting("BENCH_WARMUP", "0" if quick else "2", "[0-9]{1,5}", "a whole number >= 0"))
-        self.page_cache = setting("BENCH_PAGE_CACHE", "true", "true|false", "true or false") == "true"
         self.quick = quick
         if self.threads > self.connections:
             fail(f"BENCH_THREADS={self.threads} is more than BENCH_CONNECTIONS={self.connections}")
@@ -120,7 +119,16 @@ class Bench:
 
     def env(self):
         """The calling shell's environment, without what the env file decides."""
-        drop = {"IMAGE", "TAG", "WEB_CPUS", "WEB_REPLICAS", "PAGE_CACHE", "MAKEFLAGS", "MAKELEVEL", "MFLAGS"}
+        drop = {
+            "IMAGE",
+            "TAG",
+            "WEB_CPUS",
+            "WEB_REPLICAS",
+            "COMPOSE_PROFILES",
+            "MAKEFLAGS",
+            "MAKELEVEL",
+            "MFLAGS",
+        }
         kept = {k: v for k, v in os.environ.items() if k not in drop}
         return {**kept, "ENV_FILE": str(self.work / ".env"), "SECRETS_DIR": str(self.work / "secrets")}
 
@@ -217,7 +225,6 @@ class Bench:
     def prod_up(self):
         settings = {"IMAGE": ID, "TAG": "view", "SITE_DOMAIN": "localhost", "HTTP_PORT": "127.0.0.1:0",
                     "HTTPS_PORT": "127.0.0.1:0", "WEB_CPUS": self.cpus, "WEB_REPLICAS": "1",
-                    "PAGE_CACHE": str(self.page_cache).lower(),
                     # A MailDev an app's load() may start, where the worker sends mail.
                     "SMTP_HOST": "mailcatcher", "SMTP_PORT": "1025", "SMTP_SECURITY": "NONE"}  # fmt: skip
         (self.work / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
@@ -357,7 +364,7 @@ class Bench:
             self.load(target, tool, base, web, headers=headers, pages={key: path})
 
     def log_cost(self, tool, user):
-        """The home page (the catalog), anonymous (a page-cache hit) and logged
+        """The home page (the catalog), anonymous and logged
         in, on two more web containers side by side: one with web's line per
         request and its metrics, one without either (LOG_SIDES). They are
         loaded in turn, in slices of BENCH_SECONDS * 0.3, five each, the first
@@ -513,8 +520,7 @@ class Bench:
         print(f"machine: {os.cpu_count()} CPUs, {cpu[0]}, Docker Engine {engine}")
         print(
             f"settings: web CPU limit {self.cpus}; wrk {self.wrk_version}, {self.threads} threads, "
-            f"{self.connections} connections, {self.seconds} s a row after {self.warmup} s of warm-up; "
-            f"page cache {'on' if self.page_cache else 'off'}"
+            f"{self.connections} connections, {self.seconds} s a row after {self.warmup} s of warm-up"
             + ("; QUICK MODE: the load figures mean nothing" if self.quick else "")
             + "\n"
         )

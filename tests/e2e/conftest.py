@@ -33,7 +33,7 @@ ADMIN_PASSWORD = "e2e-Admin-passw0rd-not-secret"
 # The settings of the stack most tests share: its worker sends mail to the
 # catcher (MailCatcher) and retries a failure after 1, 2, 4... seconds.
 SHARED = {
-    "PAGE_CACHE": "true",
+    "COMPOSE_PROFILES": "cache",
     "MONITORING": "true",
     "ALERT_EMAIL": "ops@example.com",
     "SMTP_HOST": "mailcatcher",
@@ -110,10 +110,10 @@ def edit(path, old, new):
 
 def remove_dev_stack(project, cwd):
     """Everything of a dev stack (docker-compose.yml under project): its
-    containers, the page cache's and the object store's included, networks
+    containers, the cache's and the object store's included, networks
     and volumes."""
     dev = ["docker", "compose", "-p", project, "--env-file", "/dev/null", "-f", "docker-compose.yml"]
-    profiles = ["--profile", "page-cache", "--profile", "object-storage"]
+    profiles = ["--profile", "cache", "--profile", "object-storage"]
     run(*dev, *profiles, "down", "--volumes", "--remove-orphans", cwd=cwd, check=False)
 
 
@@ -170,13 +170,6 @@ def client(verify=True):
 def anonymous(stack):
     """A visitor of the stack who is not logged in (the stack's own client may be)."""
     return client(verify=stack.http.verify)
-
-
-def x_cache(browser, stack, path):
-    """What the page cache did for browser's request of path (a 200)."""
-    response = browser.get(stack.url + path, timeout=10)
-    assert response.status_code == 200, path
-    return response.headers["X-Cache"]
 
 
 def wait_for_https(url, logs, timeout=60):
@@ -472,7 +465,7 @@ def image():
 
 @pytest.fixture(scope="session")
 def stack(image, tmp_path_factory):
-    """The production stack with the page cache, shared by the tests that
+    """The production stack with the shared cache, shared by the tests that
     change nothing another relies on."""
     with Stack(tmp_path_factory.mktemp("stack"), "main", **SHARED) as deployed:
         deployed.up()

@@ -56,7 +56,7 @@ def test_make_up_down_test_and_clean_touch_only_the_dev_project(checkout):
     make("up", *target, cwd=path, timeout=600)
     assert project_state(production) == untouched
     running = compose(dev, "ps", "--services", "--status", "running", cwd=path)
-    assert set(running.stdout.split()) == {"db", "web", "worker", "mail"}, "no cache without PAGE_CACHE=true"
+    assert set(running.stdout.split()) == {"db", "web", "worker", "mail"}, "no cache without CACHE_URL"
 
     make("test", *target, "ARGS=-q babyshop/tests/test_health.py", cwd=path, timeout=600)
     assert project_state(production) == untouched

@@ -9,7 +9,7 @@ import pytest
 from conftest import PROD_COMPOSE, ROOT, client, csrf_token, inspect, png, run
 
 # What MONITORING=true (on in the shared stack) adds.
-MONITORING_SERVICES = ("prometheus", "alertmanager", "db-exporter", "cache-exporter", "disk-exporter")
+MONITORING_SERVICES = ("prometheus", "alertmanager", "db-exporter", "disk-exporter")
 
 
 def test_http_redirects_to_https(stack):
@@ -172,7 +172,7 @@ def test_web_has_no_route_out_of_the_machine(stack):
 
 def test_no_secret_in_inspect_history_or_logs(stack, image):
     secrets = stack.secrets()
-    assert len(secrets) == 4  # (the fourth, cache_exporter, holds the cache's password for its exporter)
+    assert len(secrets) == 3
     assert all(len(secret) >= 50 for secret in secrets)
     services = ("proxy", "web", "worker", "db", "cache", *MONITORING_SERVICES)
     containers = [c for service in services for c in stack.containers(service)]

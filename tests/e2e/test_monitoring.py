@@ -13,7 +13,7 @@ from conftest import MailCatcher, Stack, inspect, make, prod_up_refusal, run, wa
 
 # What the shared stack runs: two web containers of two gunicorn workers each.
 EXPECTED_TARGETS = {
-    "web": 2, "worker": 1, "proxy": 1, "db": 1, "cache": 1, "disk": 1, "alertmanager": 1, "prometheus": 1,
+    "web": 2, "worker": 1, "proxy": 1, "db": 1, "disk": 1, "alertmanager": 1, "prometheus": 1,
 }  # fmt: skip
 METRICS_OF = (
     "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9100/metrics').read().decode())"
@@ -157,7 +157,7 @@ def site_down_is_mailed(stack, catcher, figures):
 
 def test_the_monitoring_containers_are_hardened(stack):
     """Nothing changes outside their volumes, no capability, no root, bounded."""
-    for service in ("prometheus", "alertmanager", "db-exporter", "cache-exporter", "disk-exporter"):
+    for service in ("prometheus", "alertmanager", "db-exporter", "disk-exporter"):
         (container,) = stack.containers(service)
         host = json.loads(inspect(container, "{{json .HostConfig}}"))
         assert host["ReadonlyRootfs"] is True, service

@@ -1,6 +1,5 @@
 """Operations that guard data and secrets, checked without a running stack."""
 
-import json
 import os
 import stat
 import subprocess
@@ -12,12 +11,11 @@ def test_make_secrets_creates_private_files_once(tmp_path):
     secrets_dir = tmp_path / "secrets"
     env = {**os.environ, "SECRETS_DIR": str(secrets_dir)}
     first = run(str(ROOT / "scripts" / "make-secrets.sh"), env=env).stdout
-    assert first.split("\n")[:5] == [
+    assert first.split("\n")[:4] == [
         "secrets: created secret_key",
         "secrets: created postgres_password",
         "secrets: created cache_password",
         "secrets: created smtp_password, blank: put your SMTP password in it if SMTP_USER is set",
-        "secrets: created cache_exporter",
     ]
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     expected = {
@@ -35,10 +33,6 @@ def test_make_secrets_creates_private_files_once(tmp_path):
     # Yours to fill in, readable by the worker (the app user) and Alertmanager (nobody's group).
     smtp = (secrets_dir / "smtp_password").stat()
     assert (stat.S_IMODE(smtp.st_mode), smtp.st_uid, smtp.st_gid) == (0o640, 10001, 65534)
-    # The cache's password as the Valkey exporter reads it (MONITORING).
-    exporter = secrets_dir / "cache_exporter"
-    assert (stat.S_IMODE(exporter.stat().st_mode), exporter.stat().st_gid) == (0o640, 10001)
-    assert json.loads(exporter.read_text()) == {"redis://cache:6379": values["cache_password"]}
     assert (secrets_dir / "smtp_password").read_text() == "\n", (
         "blank, yet not empty (a Swarm secret cannot be)"
     )
@@ -58,7 +52,6 @@ def test_make_secrets_writes_where_the_env_file_says(tmp_path):
     made = run("make", "--no-print-directory", "secrets", f"ENV_FILE={env_file}", cwd=ROOT, env=env)
     assert "secrets: created secret_key" in made.stdout
     assert sorted(p.name for p in vault.iterdir()) == [
-        "cache_exporter",
         "cache_password",
         "postgres_password",
         "secret_key",

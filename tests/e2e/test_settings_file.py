@@ -22,7 +22,7 @@ def test_inline_comments_and_quotes_are_read_as_compose_reads_them(tmp_path):
     )
     script("make-secrets.sh", env_file, check=True)
     created = sorted(path.name for path in secrets.iterdir())
-    assert created == ["cache_exporter", "cache_password", "postgres_password", "secret_key", "smtp_password"]
+    assert created == ["cache_password", "postgres_password", "secret_key", "smtp_password"]
     # BACKUP_KEEP is 3, not "3  # three nights": the backup gets as far as
     # the stack, which is not running.
     result = script("backup.sh", env_file)

@@ -163,12 +163,12 @@ def test_three_replicas_starting_at_once_migrate_exactly_once(crowd, image):
     # Every migration was applied by exactly one of the three containers.
     assert sorted(applied) == sorted(set(applied))
     assert len(applied) == rows
-    # PAGE_CACHE is off by default: no cache runs, and nothing asks for one.
+    # No shared cache by default: none runs, and each process caches in its own memory.
     assert "cache" not in crowd.compose("ps", "--all", "--services").stdout.split()
     readyz = (
         "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/readyz').read().decode())"
     )
-    assert '"cache": "off"' in crowd.exec("web", "python", "-c", readyz).stdout
+    assert '"cache": "local"' in crowd.exec("web", "python", "-c", readyz).stdout
 
 
 def test_prod_up_under_load_fails_no_request_posts_included(image, tmp_path, figures):

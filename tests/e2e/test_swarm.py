@@ -54,7 +54,7 @@ STACK = "babyshop"
 FILES = " ".join(
     [
         "docker-compose.prod.yml",
-        "docker-compose.page-cache.yml",
+        "docker-compose.cache.yml",
         "docker-compose.s3.yml",
         "docker-compose.swarm.yml",
         "tests/e2e/swarm-sandbox.yml",
@@ -130,7 +130,7 @@ class Swarm(Shop):
         self.sandbox("load", *BASE_IMAGES)
         self.docker("node", "update", "--label-add", "babyshop.edge=true", "node1")
         self.docker("node", "update", "--label-add", "babyshop.db=true", "node2")
-        settings = {"SITE_DOMAIN": "localhost", "PAGE_CACHE": "true", "WEB_REPLICAS": "3",
+        settings = {"SITE_DOMAIN": "localhost", "COMPOSE_PROFILES": "cache", "WEB_REPLICAS": "3",
                     "SECRETS_DIR": self.secrets_dir, **BUCKET}  # fmt: skip
         self.env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
         run(
@@ -279,7 +279,7 @@ class Load:
 
 def test_the_production_file_is_a_valid_stack_file(tmp_path):
     """docker-compose.prod.yml with docker-compose.swarm.yml over it, with and
-    without the page cache's file, is what docker stack deploy accepts
+    without the cache's file, is what docker stack deploy accepts
     (checked offline, so also where no swarm can be simulated), with the
     swarm's rolling update, placement and ports."""
     env_file = tmp_path / "stack.env"
@@ -289,7 +289,7 @@ def test_the_production_file_is_a_valid_stack_file(tmp_path):
         "MEDIA_VOLUME_OPTIONS": "addr=10.0.0.5,rw", "MEDIA_VOLUME_DEVICE": ":/srv/media",
     }  # fmt: skip
     with_cache = run(
-        "docker", "stack", "config", "-c", "docker-compose.prod.yml", "-c", "docker-compose.page-cache.yml",
+        "docker", "stack", "config", "-c", "docker-compose.prod.yml", "-c", "docker-compose.cache.yml",
         "-c", "docker-compose.swarm.yml", cwd=ROOT, env={**os.environ, **variables},
     ).stdout  # fmt: skip
     assert yaml.safe_load(with_cache)["services"]["cache"]["image"] == "valkey/valkey:8"

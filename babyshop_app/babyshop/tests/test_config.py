@@ -23,7 +23,6 @@ APP_VARIABLES = (
     "LOG_LEVEL",
     "SITE_DOMAIN",
     "CACHE_URL",
-    "PAGE_CACHE",
     "METRICS_PORT",
     "SMTP_HOST",
     "SMTP_PORT",
@@ -292,17 +291,20 @@ class TestStartup:
         result = manage("check", CACHE_URL="redis://:hunter2@cache:port/0")
         assert_config_error(result, "CACHE_URL is malformed", secret="hunter2")
 
-    def test_the_page_cache_needs_a_cache(self):
-        result = manage("check", PAGE_CACHE="true")
-        assert_config_error(result, "PAGE_CACHE=true needs CACHE_URL: expected the cache's URL")
-
-    def test_bad_page_cache_switch(self):
-        result = manage("check", PAGE_CACHE="maybe")
-        assert_config_error(result, "PAGE_CACHE='maybe' is not a boolean")
-
-    def test_bad_page_cache_seconds(self):
-        result = manage("check", PAGE_CACHE_SECONDS="5m")
-        assert_config_error(result, "PAGE_CACHE_SECONDS='5m' is not valid: expected a whole number >= 1")
+    @pytest.mark.parametrize(
+        ("url", "backend"),
+        [
+            (None, "django.core.cache.backends.locmem.LocMemCache None"),
+            ("redis://cache:6379/1", "django.core.cache.backends.redis.RedisCache redis://cache:6379/1"),
+        ],
+    )
+    def test_the_cache_is_local_memory_unless_cache_url_is_set(self, url, backend):
+        shown = (
+            "from django.conf import settings; default = settings.CACHES['default']; "
+            "print(default['BACKEND'], default.get('LOCATION'))"
+        )
+        result = manage("shell", "--no-imports", "-c", shown, CACHE_URL=url)
+        assert result.stdout.strip() == backend, result.stderr
 
     @pytest.mark.parametrize(
         ("variables", "message"),

@@ -46,11 +46,23 @@ def test_readyz_is_ok_when_the_database_answers(client):
     assert response.json()["database"] == "ok"
 
 
-def test_readyz_is_503_when_the_database_is_down(client, database_down, settings):
-    settings.PAGE_CACHE = True  # and the cache is reported apart
+def test_readyz_is_503_when_the_database_is_down(client, database_down):
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unreachable", "cache": "ok"}
+    # Without CACHE_URL each process caches in its own memory.
+    assert response.json() == {"status": "unavailable", "database": "unreachable", "cache": "local"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_a_shared_cache_that_is_away_but_stays_ok(client, settings):
+    settings.CACHE_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.CACHE_URL},
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "unavailable"}
 
 
 def test_readyz_is_503_when_the_database_refuses_us(client, monkeypatch):

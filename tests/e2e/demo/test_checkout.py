@@ -48,8 +48,7 @@ def test_checkouts_under_load_during_prod_up_all_succeed_and_are_mailed_once(ima
     """Shoppers keep checking out while make prod-up replaces both web
     containers and the worker: no checkout fails, and every order gets
     exactly one confirmation."""
-    settings = {key: value for key, value in SHARED.items() if key != "PAGE_CACHE"}
-    with Stack(tmp_path, "checkout-load", **settings) as shop:
+    with Stack(tmp_path, "checkout-load", **SHARED) as shop:
         shop.up()
         shop.trust_proxy_ca()
         shop.psql("UPDATE products_product SET stock = 100000")  # enough for every shopper

@@ -1,13 +1,13 @@
-"""The demo catalog in the page cache: an admin's edit is seen at once."""
+"""The demo catalog's cached fragments: an admin's edit is seen at once."""
 
 import json
 
-from conftest import anonymous, csrf_token, png, x_cache
+from conftest import anonymous, csrf_token, png
 from demo_shop import upload_product
 
 # Requests from inside web, straight to gunicorn, each on a new connection,
-# so that they land on every worker process: X-Cache and whether the page
-# has the given text, one line each.
+# so that they land on every worker process: whether the page has the given
+# text, one line each.
 FRESH_CONNECTIONS = """
 import sys, urllib.request
 path, text, times = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -15,7 +15,7 @@ for _ in range(times):
     request = urllib.request.Request('http://127.0.0.1:8000' + path,
                                      headers={'Host': 'localhost', 'X-Forwarded-Proto': 'https'})
     with urllib.request.urlopen(request, timeout=10) as answer:
-        print(answer.headers['X-Cache'], text in answer.read().decode())
+        print(text in answer.read().decode())
 """
 
 
@@ -24,23 +24,19 @@ def test_admin_edits_show_on_the_very_next_request(stack):
     the next anonymous request shows each change, from every worker process."""
     browser = anonymous(stack)
     for path in ("/", "/category/clothing/"):
-        x_cache(browser, stack, path)
-        assert x_cache(browser, stack, path) == "hit"
+        assert browser.get(stack.url + path, timeout=10).status_code == 200
     stack.login_admin()
     upload_product(stack, "cached-bib", png(8, 8, (9, 9, 9)))
     home = browser.get(stack.url + "/", timeout=10)
-    assert home.headers["X-Cache"] == "miss"
     assert 'href="/products/cached-bib/"' in home.text
 
     row = "SELECT row_to_json(p) FROM products_product p WHERE slug = 'cached-bib'"
     product = json.loads(stack.psql(row))
     clothing = stack.psql("SELECT id FROM products_category WHERE slug = 'clothing'")
     change = f"/admin/products/product/{product['id']}/change/"
-    assert x_cache(browser, stack, "/products/cached-bib/") in ("miss", "hit")
-    assert x_cache(browser, stack, "/products/cached-bib/") == "hit"
-    # Every worker process answers the page from the cache (its last answers are hits)...
+    # Every worker process has the page's fragment cached at the old price...
     fresh = ["python", "-c", FRESH_CONNECTIONS, "/products/cached-bib/", "€7.77", "30"]
-    assert stack.exec("web", *fresh).stdout.split()[-10:] == ["hit", "False"] * 5
+    assert stack.exec("web", *fresh).stdout.split() == ["False"] * 30
     form = stack.get(change)
     saved = stack.post(
         change,
@@ -50,10 +46,8 @@ def test_admin_edits_show_on_the_very_next_request(stack):
     )  # fmt: skip
     assert saved.status_code == 200
     assert "was changed successfully" in saved.text
-    page = browser.get(stack.url + "/products/cached-bib/", timeout=10)
-    assert page.headers["X-Cache"] == "miss"
-    assert "€7.77" in page.text
-    # ...and none of them answers from it after the edit.
+    assert "€7.77" in browser.get(stack.url + "/products/cached-bib/", timeout=10).text
+    # ...and every one shows the new one after the edit.
     answers = stack.exec("web", *fresh).stdout.split()
-    assert answers[1::2] == ["True"] * 30, answers
+    assert answers == ["True"] * 30, answers
     assert "Cached Bib" in browser.get(stack.url + "/category/clothing/", timeout=10).text
