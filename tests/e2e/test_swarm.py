@@ -244,6 +244,13 @@ def deployed(swarm, figures):
     return swarm
 
 
+# An answer slower than this means web paused: a stopped task still sent
+# requests (Caddy waits up to lb_try_duration, 15 s) or none was serving
+# while a new one started (several seconds). A busy machine alone delayed
+# answers by up to 3.2 s here, so one second was a test of the machine.
+PAUSE = 5
+
+
 class Load:
     """Clients asking for the home page through the proxy until stopped."""
 
@@ -393,7 +400,7 @@ def test_a_picture_uploaded_on_one_node_is_served_by_every_replica(deployed):
 
 def test_a_rolling_update_under_load_fails_no_request(deployed, figures):
     """Release two replaces release one task by task while clients keep
-    asking: no request fails or waits a second, and every task ends on
+    asking: no request fails or waits as long as a pause, and every task ends on
     release two."""
     load = Load(deployed)
     started = time.monotonic()
@@ -405,7 +412,7 @@ def test_a_rolling_update_under_load_fails_no_request(deployed, figures):
         f"swarm: rolling update one -> two under load: {time.monotonic() - started:.1f}s, {summary}"
     )
     assert failures == []
-    assert slowest < 1, "an answer waited a second or more: web paused during the update"
+    assert slowest < PAUSE, f"an answer waited {slowest:.1f}s: web paused during the update"
     assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:two")
     assert {image.split("@")[0] for _, _, image in deployed.tasks("web")} == {
         f"{deployed.pull_registry}/babyshop-e2e:two"
@@ -440,7 +447,7 @@ def test_a_failing_release_is_rolled_back_by_swarm(deployed, figures, release):
     )
     assert "was rolled back to" in line
     assert failures == []
-    assert slowest < 1, "an answer waited a second or more: an old task was stopped"
+    assert slowest < PAUSE, f"an answer waited {slowest:.1f}s: an old task was stopped"
     assert deployed.web_image().startswith(f"{deployed.pull_registry}/babyshop-e2e:two")
     wait_until(lambda: len(deployed.tasks("web")) == 3, "three web tasks of release two")
     assert "release two" in deployed.get("/").text
