@@ -65,7 +65,6 @@ def test_prometheus_scrapes_every_part_of_the_stack(stack):
         detail=lambda: json.dumps(prometheus(stack, "targets", state="active"), indent=1)[-3000:],
     )
     assert query(stack, "pg_up") == 1
-    assert query(stack, "redis_up") == 1
     assert query(stack, "sum(caddy_http_requests_total)") > 0
     assert query(stack, 'sum(babyshop_tasks_waiting{queue="email"})') is not None
     assert (
